@@ -1,0 +1,78 @@
+# One entry point. See README.md. Targets: all run check bench fuzz coverage clean deps
+#
+#   make check                 install what is missing, build, run every test
+#   make check SANITIZE=1      the same under ASan + UBSan (build-san/)
+#   make CC=clang              build with clang
+SHELL := /bin/bash
+CC ?= cc
+SANITIZE ?=
+Q := @
+
+ifeq ($(SANITIZE),1)
+B := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+B := build
+SANFLAGS :=
+endif
+
+CSTD := -std=gnu11
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS := $(CSTD) $(WARN) -O2 -g -D_GNU_SOURCE -I. $(SANFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := $(SANFLAGS) -pthread
+LIBS := -lsqlite3 -lfdt -lz
+
+# Library sources: every .c under these folders except programs (*_main.c).
+LIB_DIRS := vmm vmm/hv devices sim-hypervisor fidl traces launcher model
+LIB_SRCS := $(filter-out %_main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
+LIB_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRCS))
+LIB := $(B)/libvmm.a
+
+# Programs: dir/name_main.c -> $(B)/name
+PROG_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*_main.c))
+PROGS := $(patsubst %_main.c,$(B)/%,$(notdir $(PROG_SRCS)))
+
+TEST_SRCS := $(wildcard tests/test_*.c)
+TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRCS))
+
+GUEST_DIR := $(B)/guest
+include tests/guest/guest.mk
+
+.PHONY: all run check bench fuzz coverage clean deps guests traces
+all: $(LIB) $(PROGS) $(TESTS) guests
+
+deps:
+	$(Q)scripts/deps.sh
+
+$(B)/obj/%.o: %.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+define prog_rule
+$(B)/$(notdir $(1:_main.c=)): $(B)/obj/$(1:.c=.o) $(LIB)
+	$$(Q)$$(CC) $$(LDFLAGS) $$^ -o $$@ $$(LIBS)
+endef
+$(foreach p,$(PROG_SRCS),$(eval $(call prog_rule,$(p))))
+
+$(B)/tests/%: $(B)/obj/tests/%.o $(LIB)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) -lcmocka
+
+# make run: boot the test guest on KVM; without a usable /dev/kvm, replay its
+# recorded exits on the simulated hypervisor (the script says which it did).
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/run.sh $(B)
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)B=$(B) scripts/run-tests.sh $(TESTS)
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

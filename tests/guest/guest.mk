@@ -1,0 +1,2 @@
+# Freestanding test guests (see tests/guest/README.md). Included by the top Makefile.
+guests:

@@ -1,0 +1,49 @@
+/* vmm/bus.h - the I/O bus: MMIO and port-I/O ranges mapped to device handlers.
+ *
+ * Owns: the address map of emulated devices. Ranges never overlap: a
+ * registration that would overlap an existing one is refused with -EEXIST
+ * (the lifecycle turns that into DEVICE_MEMORY_OVERLAP). Handlers see the
+ * offset inside their range. Lookups are binary searches over a sorted table.
+ */
+#ifndef VMM_BUS_H
+#define VMM_BUS_H
+
+#include <stdint.h>
+
+#define BUS_MAX_RANGES 128
+
+enum bus_space { BUS_MMIO = 0, BUS_PIO = 1 };
+
+struct bus_device_ops {
+	/* size is 1, 2, 4 or 8; off + size <= the registered length. */
+	uint64_t (*read)(void *ctx, uint64_t off, unsigned size);
+	void (*write)(void *ctx, uint64_t off, unsigned size, uint64_t value);
+};
+
+struct bus_range {
+	uint64_t base, len;
+	const char *name;
+	const struct bus_device_ops *ops;
+	void *ctx;
+};
+
+struct bus {
+	unsigned n[2];
+	struct bus_range r[2][BUS_MAX_RANGES];
+};
+
+void bus_init(struct bus *b);
+/* 0, -EINVAL (len 0, base+len overflows, bad space), -EEXIST (overlap),
+ * -ENOSPC (table full). */
+int bus_register(struct bus *b, enum bus_space space, uint64_t base, uint64_t len,
+                 const char *name, const struct bus_device_ops *ops, void *ctx);
+/* The range holding [addr, addr+size), or NULL. */
+const struct bus_range *bus_find(const struct bus *b, enum bus_space space,
+                                 uint64_t addr, unsigned size);
+/* -ENOENT when nothing is mapped there (reads then yield all ones). */
+int bus_read(const struct bus *b, enum bus_space space, uint64_t addr, unsigned size,
+             uint64_t *value);
+int bus_write(const struct bus *b, enum bus_space space, uint64_t addr, unsigned size,
+              uint64_t value);
+
+#endif

@@ -1,0 +1,32 @@
+/* vmm/hv/backends.c - choosing a hypervisor backend by name. */
+#include <string.h>
+
+#include "vmm/hv.h"
+
+const struct hv_ops *hv_backend_by_name(const char *name)
+{
+	if (!name)
+		return NULL;
+	if (strcmp(name, "kvm") == 0)
+		return &hv_kvm_ops;
+	if (strcmp(name, "sim") == 0)
+		return &hv_sim_ops;
+	return NULL;
+}
+
+const char *hv_exit_kind_name(enum hv_exit_kind k)
+{
+	switch (k) {
+	case HV_EXIT_MEM_READ: return "mem-read";
+	case HV_EXIT_MEM_WRITE: return "mem-write";
+	case HV_EXIT_IO_IN: return "io-in";
+	case HV_EXIT_IO_OUT: return "io-out";
+	case HV_EXIT_BELL: return "bell";
+	case HV_EXIT_HALT: return "halt";
+	case HV_EXIT_SHUTDOWN: return "shutdown";
+	case HV_EXIT_KICK: return "kick";
+	case HV_EXIT_FAILURE: return "failure";
+	case HV_EXIT_END: return "end";
+	}
+	return "unknown";
+}
