@@ -1,5 +1,4 @@
 /* vmm/guest_mem.c - see guest_mem.h. */
-#define _GNU_SOURCE
 #include "guest_mem.h"
 
 #include <errno.h>

@@ -1,0 +1,19 @@
+/* vmm/cli_args.h - strict parsing of command-line numbers and sizes.
+ *
+ * Owns: turning "256M", "2G", "1048576" and "4" into integers with a precise
+ * error for anything else (empty, sign, junk, overflow), shared by every
+ * command-line program.
+ */
+#ifndef VMM_CLI_ARGS_H
+#define VMM_CLI_ARGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bytes, with an optional K/M/G/T suffix (powers of 1024, optional "iB"/"B"). */
+int parse_size(const char *s, uint64_t *out, char *err, size_t errlen);
+/* Decimal unsigned integer in [min, max]. */
+int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *err,
+               size_t errlen);
+
+#endif

@@ -1,0 +1,204 @@
+/* vmm/lifecycle.c - see lifecycle.h. */
+#include "lifecycle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "vm.h"
+
+enum lc_state { LC_NOT_CREATED, LC_CREATED, LC_RUNNING };
+
+struct guest_lifecycle {
+	struct lc_options opt;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	enum lc_state state;
+	struct vm *vm;
+	bool stop_requested;
+	char last_error[256];
+};
+
+struct guest_lifecycle *lc_new(const struct lc_options *o)
+{
+	if (!o || !o->hv)
+		return NULL;
+	struct guest_lifecycle *lc = calloc(1, sizeof(*lc));
+	if (!lc)
+		return NULL;
+	lc->opt = *o;
+	pthread_mutex_init(&lc->lock, NULL);
+	pthread_cond_init(&lc->changed, NULL);
+	lc->state = LC_NOT_CREATED;
+	return lc;
+}
+
+void lc_free(struct guest_lifecycle *lc)
+{
+	if (!lc)
+		return;
+	lc_stop(lc);
+	pthread_mutex_destroy(&lc->lock);
+	pthread_cond_destroy(&lc->changed);
+	free(lc);
+}
+
+enum guest_error lc_create(struct guest_lifecycle *lc, struct guest_config *cfg, char *err,
+                           size_t errlen)
+{
+	if (err && errlen)
+		err[0] = '\0';
+	pthread_mutex_lock(&lc->lock);
+	if (lc->state == LC_RUNNING) {
+		pthread_mutex_unlock(&lc->lock);
+		gc_free(cfg);
+		snprintf(err, errlen, "the guest is running; Stop it before Create");
+		return GUEST_ERR_ALREADY_RUNNING;
+	}
+	if (lc->state == LC_CREATED) {
+		/* Create again re-initialises: the old VM goes first. */
+		vm_destroy(lc->vm);
+		lc->vm = NULL;
+		lc->state = LC_NOT_CREATED;
+	}
+	int max = lc->opt.hv->max_vcpus();
+	enum guest_error e = gc_validate(cfg, max, err, errlen);
+	if (e) {
+		pthread_mutex_unlock(&lc->lock);
+		gc_free(cfg);
+		return e;
+	}
+	struct vm_params p = {
+		.hv = lc->opt.hv,
+		.hv_fd = lc->opt.hv_fd,
+		.backend_arg = lc->opt.backend_arg,
+		.sink = lc->opt.sink,
+		.serial_fd = lc->opt.serial_fd,
+	};
+	e = vm_create(&p, cfg, &lc->vm, err, errlen);
+	if (e == GUEST_OK) {
+		lc->state = LC_CREATED;
+		lc->stop_requested = false;
+	}
+	pthread_mutex_unlock(&lc->lock);
+	return e;
+}
+
+enum guest_error lc_bind(struct guest_lifecycle *lc)
+{
+	pthread_mutex_lock(&lc->lock);
+	enum guest_error e = lc->state == LC_NOT_CREATED ? GUEST_ERR_NOT_CREATED : GUEST_OK;
+	pthread_mutex_unlock(&lc->lock);
+	return e;
+}
+
+enum guest_error lc_run(struct guest_lifecycle *lc)
+{
+	pthread_mutex_lock(&lc->lock);
+	if (lc->state == LC_NOT_CREATED) {
+		pthread_mutex_unlock(&lc->lock);
+		return GUEST_ERR_NOT_CREATED;
+	}
+	if (lc->state == LC_RUNNING) {
+		pthread_mutex_unlock(&lc->lock);
+		return GUEST_ERR_ALREADY_RUNNING;
+	}
+	lc->state = LC_RUNNING;
+	struct vm *vm = lc->vm;
+	pthread_mutex_unlock(&lc->lock);
+
+	enum guest_error e = vm_run(vm);
+
+	pthread_mutex_lock(&lc->lock);
+	if (lc->stop_requested)
+		e = GUEST_ERR_CONTROLLER_FORCED_HALT;
+	snprintf(lc->last_error, sizeof(lc->last_error), "%s",
+	         e == GUEST_OK ? "" : (lc->stop_requested ? "stopped by the controller" : vm->result_msg));
+	if (e != GUEST_OK && !lc->stop_requested)
+		log_err("guest stopped: %s: %s", guest_error_name(e), vm->result_msg);
+	vm_destroy(vm);
+	lc->vm = NULL;
+	lc->state = LC_NOT_CREATED;
+	pthread_cond_broadcast(&lc->changed);
+	pthread_mutex_unlock(&lc->lock);
+	return e;
+}
+
+void lc_stop(struct guest_lifecycle *lc)
+{
+	pthread_mutex_lock(&lc->lock);
+	if (lc->state == LC_RUNNING) {
+		lc->stop_requested = true;
+		vm_request_stop(lc->vm, GUEST_ERR_CONTROLLER_FORCED_HALT, "stopped by the controller");
+		while (lc->state == LC_RUNNING)
+			pthread_cond_wait(&lc->changed, &lc->lock);
+	} else if (lc->state == LC_CREATED) {
+		vm_destroy(lc->vm);
+		lc->vm = NULL;
+		lc->state = LC_NOT_CREATED;
+	}
+	pthread_mutex_unlock(&lc->lock);
+}
+
+struct hv_guest *lc_hv_guest(struct guest_lifecycle *lc)
+{
+	pthread_mutex_lock(&lc->lock);
+	struct hv_guest *g = lc->vm ? lc->vm->guest : NULL;
+	pthread_mutex_unlock(&lc->lock);
+	return g;
+}
+
+const char *lc_last_error(struct guest_lifecycle *lc)
+{
+	return lc->last_error;
+}
+
+enum guest_error guest_get_serial(struct guest_lifecycle *lc, int *fd)
+{
+	*fd = -1;
+	pthread_mutex_lock(&lc->lock);
+	enum guest_error e = GUEST_OK;
+	if (!lc->vm) {
+		e = GUEST_ERR_NOT_CREATED;
+	} else {
+		int src = lc->vm->serial_peer_fd >= 0 ? lc->vm->serial_peer_fd : -1;
+		if (src < 0)
+			e = GUEST_ERR_DEVICE_NOT_PRESENT; /* serial goes to the caller's own fd */
+		else if ((*fd = fcntl(src, F_DUPFD_CLOEXEC, 0)) < 0)
+			e = GUEST_ERR_INTERNAL_ERROR;
+	}
+	pthread_mutex_unlock(&lc->lock);
+	return e;
+}
+
+static enum guest_error no_device_yet(struct guest_lifecycle *lc, int *fd)
+{
+	*fd = -1;
+	pthread_mutex_lock(&lc->lock);
+	enum guest_error e = lc->vm ? GUEST_ERR_DEVICE_NOT_PRESENT : GUEST_ERR_NOT_CREATED;
+	pthread_mutex_unlock(&lc->lock);
+	return e;
+}
+
+/* The devices behind these arrive with the [devices] issue; until a guest has
+ * one, the seed's answer is DEVICE_NOT_PRESENT. */
+enum guest_error guest_get_console(struct guest_lifecycle *lc, int *fd)
+{
+	return no_device_yet(lc, fd);
+}
+
+enum guest_error guest_get_host_vsock_endpoint(struct guest_lifecycle *lc, int *fd)
+{
+	return no_device_yet(lc, fd);
+}
+
+enum guest_error guest_get_balloon_controller(struct guest_lifecycle *lc, int *fd)
+{
+	return no_device_yet(lc, fd);
+}

@@ -1,0 +1,62 @@
+/* vmm/lifecycle.h - fuchsia.virtualization/GuestLifecycle and Guest as an
+ * in-process C API.
+ *
+ * Owns: the lifecycle state machine and its rules from the seed:
+ *   - Create: validates the config, builds the VM (memory, devices, kernel,
+ *     vCPUs) without running it. Refused with ALREADY_RUNNING while Run is in
+ *     progress. Create on a created guest re-initialises it.
+ *   - Bind: only between Create and Stop; otherwise NOT_CREATED.
+ *   - Run: blocks until the guest stops. NOT_CREATED before Create (and after
+ *     a previous Run returned), ALREADY_RUNNING if a Run is in progress,
+ *     GUEST_OK on a clean guest shutdown, CONTROLLER_FORCED_HALT if Stop was
+ *     called, VCPU_RUNTIME_FAILURE if a vCPU failed.
+ *   - Stop: from any thread; returns once the dispatch loops have stopped and
+ *     the VM is torn down. Create may then be called again.
+ * All calls are thread-safe.
+ */
+#ifndef VMM_LIFECYCLE_H
+#define VMM_LIFECYCLE_H
+
+#include <stddef.h>
+
+#include "events.h"
+#include "guest_config.h"
+#include "guest_error.h"
+#include "hv.h"
+
+struct lc_options {
+	const struct hv_ops *hv;  /* backend */
+	int hv_fd;                /* hypervisor handle (/dev/kvm fd) or -1 */
+	void *backend_arg;        /* backend-specific (struct sim_config * for sim) */
+	const struct ev_sink *sink; /* recorder or checker; NULL for none */
+	int serial_fd;            /* where UART output goes; -1: a socket Guest.GetSerial hands out */
+};
+
+struct guest_lifecycle;
+
+struct guest_lifecycle *lc_new(const struct lc_options *o);
+/* Stops a running guest first. */
+void lc_free(struct guest_lifecycle *lc);
+
+/* Takes ownership of *cfg's resources in every case (leaves *cfg empty). */
+enum guest_error lc_create(struct guest_lifecycle *lc, struct guest_config *cfg,
+                           char *err, size_t errlen);
+enum guest_error lc_bind(struct guest_lifecycle *lc);
+enum guest_error lc_run(struct guest_lifecycle *lc);
+void lc_stop(struct guest_lifecycle *lc);
+
+/* The running or created VM's backend guest (for sim reports), or NULL. */
+struct hv_guest *lc_hv_guest(struct guest_lifecycle *lc);
+/* Message for the last error Run returned ("" if none). */
+const char *lc_last_error(struct guest_lifecycle *lc);
+
+/* Guest protocol. Each returns a new fd the caller owns. */
+/* GetSerial: a socket carrying the UART's output and input. */
+enum guest_error guest_get_serial(struct guest_lifecycle *lc, int *fd);
+/* GetConsole: DEVICE_NOT_PRESENT without a virtio-console. */
+enum guest_error guest_get_console(struct guest_lifecycle *lc, int *fd);
+/* GetHostVsockEndpoint / GetBalloonController: DEVICE_NOT_PRESENT without the device. */
+enum guest_error guest_get_host_vsock_endpoint(struct guest_lifecycle *lc, int *fd);
+enum guest_error guest_get_balloon_controller(struct guest_lifecycle *lc, int *fd);
+
+#endif

@@ -1,0 +1,398 @@
+/* vmm/vm.c - see vm.h. */
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mptable.h"
+
+static void set_result(struct vm *vm, enum guest_error why, const char *msg)
+{
+	pthread_mutex_lock(&vm->state_lock);
+	if (!vm->stop_requested) {
+		vm->stop_requested = true;
+		vm->result = why;
+		snprintf(vm->result_msg, sizeof(vm->result_msg), "%s", msg ? msg : "");
+	}
+	pthread_mutex_unlock(&vm->state_lock);
+}
+
+static void kick_all(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].hv)
+			vm->hv->vcpu_kick(vm->vcpus[i].hv);
+}
+
+void vm_request_stop(struct vm *vm, enum guest_error why, const char *msg)
+{
+	set_result(vm, why, msg);
+	kick_all(vm);
+}
+
+static bool stopping(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->state_lock);
+	bool s = vm->stop_requested;
+	pthread_mutex_unlock(&vm->state_lock);
+	return s;
+}
+
+/* ---- host side of the UART and the reset line ---- */
+
+static void serial_tx(void *ctx, uint8_t byte)
+{
+	struct vm *vm = ctx;
+	if (vm->have_sink && vm->sink.host_output)
+		vm->sink.host_output(vm->sink.ctx, "serial", &byte, 1);
+	if (vm->serial_fd < 0)
+		return;
+	/* Never let a slow reader stall a vCPU: a full socket drops bytes and we
+	 * say so once. Pipes and terminals get plain writes. */
+	ssize_t n = send(vm->serial_fd, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0 && errno == ENOTSOCK)
+		n = write(vm->serial_fd, &byte, 1);
+	if (n != 1) {
+		if (vm->serial_dropped++ == 0)
+			log_warn("serial output dropped: reader not keeping up (%s)", strerror(errno));
+	}
+}
+
+static void irq_line(struct vm *vm, uint32_t gsi, int level)
+{
+	if (vm->have_sink && vm->sink.irq)
+		vm->sink.irq(vm->sink.ctx, gsi, level);
+	int r = vm->hv->set_irq(vm->guest, gsi, level);
+	if (r < 0)
+		log_warn("set_irq(%u, %d): %s", gsi, level, strerror(-r));
+}
+
+static void serial_irq(void *ctx, int level)
+{
+	irq_line(ctx, VM_COM1_IRQ, level);
+}
+
+static void guest_reset(void *ctx)
+{
+	struct vm *vm = ctx;
+	log_info("guest requested reset (i8042): stopping cleanly");
+	set_result(vm, GUEST_OK, "guest shut down");
+	kick_all(vm);
+}
+
+/* ---- build ---- */
+
+static enum guest_error fail(char *err, size_t errlen, enum guest_error e, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static enum guest_error fail(char *err, size_t errlen, enum guest_error e, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return e;
+}
+
+static enum guest_error add_device(struct vm *vm, enum bus_space space, uint64_t base,
+                                   uint64_t len, const char *name,
+                                   const struct bus_device_ops *ops, void *ctx,
+                                   char *err, size_t errlen)
+{
+	int r = bus_register(&vm->bus, space, base, len, name, ops, ctx);
+	if (r == -EEXIST)
+		return fail(err, errlen, GUEST_ERR_DEVICE_MEMORY_OVERLAP,
+		            "%s at %s 0x%llx+0x%llx overlaps a device already there", name,
+		            space == BUS_PIO ? "port" : "address", (unsigned long long)base,
+		            (unsigned long long)len);
+	if (r < 0)
+		return fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
+		            "%s: cannot map at 0x%llx: %s", name, (unsigned long long)base,
+		            strerror(-r));
+	r = vm->hv->set_trap(vm->guest, space == BUS_PIO ? HV_TRAP_IO : HV_TRAP_MEM, base, len,
+	                     (uint64_t)(uintptr_t)ctx);
+	if (r < 0)
+		return fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
+		            "%s: hypervisor refused the trap: %s", name, strerror(-r));
+	return GUEST_OK;
+}
+
+enum guest_error vm_add_device(struct vm *vm, enum bus_space space, uint64_t base,
+                               uint64_t len, const char *name,
+                               const struct bus_device_ops *ops, void *ctx, char *err,
+                               size_t errlen)
+{
+	return add_device(vm, space, base, len, name, ops, ctx, err, errlen);
+}
+
+static enum guest_error build(struct vm *vm, const struct vm_params *p, char *err, size_t errlen)
+{
+	int r = p->hv->guest_create(p->hv_fd, p->backend_arg, &vm->guest);
+	if (r < 0)
+		return fail(err, errlen, GUEST_ERR_GUEST_INITIALIZATION_FAILURE,
+		            "%s backend cannot create a guest: %s", p->hv->name, strerror(-r));
+
+	uint64_t mem = gc_memory(&vm->cfg);
+	r = gm_create(&vm->mem, mem);
+	if (r < 0)
+		return fail(err, errlen, GUEST_ERR_GUEST_INITIALIZATION_FAILURE,
+		            "cannot allocate %llu bytes of guest memory: %s",
+		            (unsigned long long)mem, strerror(-r));
+	for (unsigned i = 0; i < vm->mem.nregions; i++) {
+		const struct gm_region *g = &vm->mem.regions[i];
+		r = vm->hv->map_memory(vm->guest, g->gpa, vm->mem.host + g->offset, g->len,
+		                       vm->mem.fd, g->offset);
+		if (r < 0)
+			return fail(err, errlen, GUEST_ERR_GUEST_INITIALIZATION_FAILURE,
+			            "cannot map guest memory at 0x%llx: %s",
+			            (unsigned long long)g->gpa, strerror(-r));
+	}
+
+	struct uart_host uh = { .ctx = vm, .tx = serial_tx, .set_irq = serial_irq };
+	vm->uart = uart8250_create(&uh);
+	if (!vm->uart)
+		return fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
+		            "serial port: out of memory");
+	enum guest_error e = add_device(vm, BUS_PIO, VM_COM1_BASE, UART8250_PORTS, "serial",
+	                                &uart8250_bus_ops, vm->uart, err, errlen);
+	if (e)
+		return e;
+	struct i8042_host kh = { .ctx = vm, .reset = guest_reset };
+	i8042_init(&vm->kbd, &kh);
+	e = add_device(vm, BUS_PIO, I8042_BASE, I8042_PORTS, "i8042", &i8042_bus_ops, &vm->kbd,
+	               err, errlen);
+	if (e)
+		return e;
+
+	r = mptable_write(&vm->mem, vm->ncpus);
+	if (r < 0)
+		return fail(err, errlen, GUEST_ERR_GUEST_INITIALIZATION_FAILURE,
+		            "cannot write the MP table for %u cpus: %s", vm->ncpus, strerror(-r));
+
+	char *cmdline = gc_full_cmdline(&vm->cfg);
+	if (!cmdline)
+		return fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "out of memory");
+	e = loader_load(&vm->mem, vm->cfg.kernel_fd, vm->cfg.ramdisk_fd, cmdline, vm->ncpus,
+	                &vm->boot, err, errlen);
+	free(cmdline);
+	if (e)
+		return e;
+
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		vm->vcpus[i].vm = vm;
+		vm->vcpus[i].id = i;
+		r = vm->hv->vcpu_create(vm->guest, i, &vm->vcpus[i].hv);
+		if (r < 0)
+			return fail(err, errlen, GUEST_ERR_VCPU_START_FAILURE,
+			            "cannot create vCPU %u: %s", i, strerror(-r));
+	}
+	r = vm->hv->vcpu_write_state(vm->vcpus[0].hv, &vm->boot.bsp);
+	if (r < 0)
+		return fail(err, errlen, GUEST_ERR_VCPU_START_FAILURE,
+		            "cannot set the boot vCPU's entry state: %s", strerror(-r));
+	return GUEST_OK;
+}
+
+enum guest_error vm_create(const struct vm_params *p, struct guest_config *cfg,
+                           struct vm **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	struct vm *vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		gc_free(cfg);
+		return fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "out of memory");
+	}
+	vm->cfg = *cfg;
+	gc_init(cfg);
+	vm->hv = p->hv;
+	vm->mem.fd = -1;
+	vm->serial_fd = -1;
+	vm->serial_peer_fd = -1;
+	bus_init(&vm->bus);
+	pthread_mutex_init(&vm->event_lock, NULL);
+	pthread_mutex_init(&vm->state_lock, NULL);
+	if (p->sink) {
+		vm->sink = *p->sink;
+		vm->have_sink = true;
+	}
+	vm->ncpus = gc_cpus(&vm->cfg);
+	if (p->serial_fd >= 0) {
+		vm->serial_fd = p->serial_fd;
+	} else {
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+			vm_destroy(vm);
+			return fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "socketpair: %s",
+			            strerror(errno));
+		}
+		vm->serial_fd = sv[0];
+		vm->serial_peer_fd = sv[1];
+	}
+	enum guest_error e = build(vm, p, err, errlen);
+	if (e) {
+		vm_destroy(vm);
+		return e;
+	}
+	*out = vm;
+	return GUEST_OK;
+}
+
+/* ---- run ---- */
+
+static uint64_t handle_exit(struct vm *vm, struct vm_vcpu *c, const struct hv_exit *x)
+{
+	uint64_t value = 0;
+	int r = 0;
+	switch (x->kind) {
+	case HV_EXIT_MEM_READ:
+		r = bus_read(&vm->bus, BUS_MMIO, x->addr, x->size, &value);
+		break;
+	case HV_EXIT_MEM_WRITE:
+	case HV_EXIT_BELL:
+		r = bus_write(&vm->bus, BUS_MMIO, x->addr, x->size, x->data);
+		break;
+	case HV_EXIT_IO_IN:
+		r = bus_read(&vm->bus, BUS_PIO, x->addr, x->size, &value);
+		break;
+	case HV_EXIT_IO_OUT:
+		r = bus_write(&vm->bus, BUS_PIO, x->addr, x->size, x->data);
+		break;
+	default:
+		break;
+	}
+	if (r == -ENOENT && !vm->unmapped_warned) {
+		/* Guests probe for hardware that isn't there; real buses float high. */
+		vm->unmapped_warned = true;
+		log_info("vcpu %u: %s at unmapped %s 0x%llx (reads as all ones; said once)", c->id,
+		         hv_exit_kind_name(x->kind),
+		         (x->kind == HV_EXIT_IO_IN || x->kind == HV_EXIT_IO_OUT) ? "port" : "address",
+		         (unsigned long long)x->addr);
+	}
+	return value;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vm_vcpu *c = arg;
+	struct vm *vm = c->vm;
+	char msg[160];
+	for (;;) {
+		if (stopping(vm))
+			break;
+		struct hv_exit x;
+		memset(&x, 0, sizeof(x));
+		int r = vm->hv->vcpu_enter(c->hv, &x);
+		if (r < 0) {
+			snprintf(msg, sizeof(msg), "vcpu %u: enter failed: %s", c->id, strerror(-r));
+			vm_request_stop(vm, GUEST_ERR_VCPU_RUNTIME_FAILURE, msg);
+			break;
+		}
+		switch (x.kind) {
+		case HV_EXIT_MEM_READ:
+		case HV_EXIT_IO_IN:
+		case HV_EXIT_MEM_WRITE:
+		case HV_EXIT_IO_OUT:
+		case HV_EXIT_BELL: {
+			pthread_mutex_lock(&vm->event_lock);
+			uint64_t v = handle_exit(vm, c, &x);
+			if (x.kind == HV_EXIT_MEM_READ || x.kind == HV_EXIT_IO_IN) {
+				r = vm->hv->vcpu_complete_read(c->hv, v);
+				if (r < 0)
+					log_warn("vcpu %u: complete_read: %s", c->id, strerror(-r));
+			}
+			if (vm->have_sink && vm->sink.exit_handled)
+				vm->sink.exit_handled(vm->sink.ctx, c->id, &x, v);
+			pthread_mutex_unlock(&vm->event_lock);
+			break;
+		}
+		case HV_EXIT_KICK:
+			break;
+		case HV_EXIT_HALT:
+			/* Only a backend without an in-kernel irqchip reports HLT; with no
+			 * interrupt source that could wake it, the vCPU is done. */
+			log_info("vcpu %u halted", c->id);
+			goto out;
+		case HV_EXIT_SHUTDOWN:
+			snprintf(msg, sizeof(msg), "vcpu %u: triple fault (cpu shutdown, reason %u)",
+			         c->id, x.reason);
+			vm_request_stop(vm, GUEST_ERR_VCPU_RUNTIME_FAILURE, msg);
+			goto out;
+		case HV_EXIT_END:
+			snprintf(msg, sizeof(msg),
+			         "vcpu %u: the script ended before the guest shut down", c->id);
+			vm_request_stop(vm, GUEST_ERR_VCPU_RUNTIME_FAILURE, msg);
+			goto out;
+		case HV_EXIT_FAILURE:
+		default:
+			snprintf(msg, sizeof(msg), "vcpu %u: hypervisor failure (%s, reason %u)",
+			         c->id, hv_exit_kind_name(x.kind), x.reason);
+			vm_request_stop(vm, GUEST_ERR_VCPU_RUNTIME_FAILURE, msg);
+			goto out;
+		}
+	}
+out:
+	return NULL;
+}
+
+enum guest_error vm_run(struct vm *vm)
+{
+	/* The kick signal must not kill threads that block it elsewhere. */
+	unsigned started = 0;
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct vm_vcpu *c = &vm->vcpus[i];
+		int r = pthread_create(&c->thread, NULL, vcpu_thread, c);
+		if (r != 0) {
+			char msg[96];
+			snprintf(msg, sizeof(msg), "cannot start vCPU %u thread: %s", i, strerror(r));
+			vm_request_stop(vm, GUEST_ERR_VCPU_START_FAILURE, msg);
+			break;
+		}
+		c->thread_started = true;
+		started++;
+	}
+	for (unsigned i = 0; i < started; i++) {
+		pthread_join(vm->vcpus[i].thread, NULL);
+		vm->vcpus[i].thread_started = false;
+	}
+	pthread_mutex_lock(&vm->state_lock);
+	if (!vm->stop_requested) {
+		/* Every vCPU halted for good. */
+		vm->stop_requested = true;
+		vm->result = GUEST_OK;
+		snprintf(vm->result_msg, sizeof(vm->result_msg), "all vCPUs halted");
+	}
+	enum guest_error e = vm->result;
+	pthread_mutex_unlock(&vm->state_lock);
+	return e;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	for (unsigned i = 0; i < HV_MAX_VCPUS; i++)
+		if (vm->vcpus[i].hv)
+			vm->hv->vcpu_destroy(vm->vcpus[i].hv);
+	if (vm->guest)
+		vm->hv->guest_destroy(vm->guest);
+	if (vm->uart)
+		uart8250_destroy(vm->uart);
+	gm_destroy(&vm->mem);
+	if (vm->serial_peer_fd >= 0) {
+		close(vm->serial_fd);
+		close(vm->serial_peer_fd);
+	}
+	gc_free(&vm->cfg);
+	pthread_mutex_destroy(&vm->event_lock);
+	pthread_mutex_destroy(&vm->state_lock);
+	free(vm);
+}

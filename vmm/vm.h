@@ -1,0 +1,92 @@
+/* vmm/vm.h - one virtual machine: its memory, bus, devices and vCPU threads.
+ *
+ * Owns: building a VM from a validated GuestConfig (vm_create), the vCPU
+ * dispatch loops (vm_run), and stopping them (vm_request_stop). Every exit is
+ * handled under one event lock and announced to the ev_sink: that lock is the
+ * determinism choke point (see events.h). The lifecycle state machine lives in
+ * lifecycle.c; this file knows nothing of its rules.
+ */
+#ifndef VMM_VM_H
+#define VMM_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "devices/i8042.h"
+#include "devices/uart8250.h"
+#include "events.h"
+#include "guest_config.h"
+#include "guest_error.h"
+#include "guest_mem.h"
+#include "hv.h"
+#include "loader.h"
+
+#define VM_COM1_BASE 0x3f8
+#define VM_COM1_IRQ 4
+/* Guest-physical window for virtio-mmio devices (below the 32-bit MMIO hole's top). */
+#define VM_VIRTIO_MMIO_BASE 0xd0000000ull
+#define VM_VIRTIO_MMIO_SIZE 0x200ull
+
+struct vm;
+
+struct vm_vcpu {
+	struct vm *vm;
+	unsigned id;
+	struct hv_vcpu *hv;
+	pthread_t thread;
+	bool thread_started;
+};
+
+struct vm {
+	const struct hv_ops *hv;
+	struct hv_guest *guest;
+	struct guest_mem mem;
+	struct bus bus;
+	struct ev_sink sink;
+	bool have_sink;
+
+	struct uart8250 *uart;
+	struct i8042 kbd;
+	int serial_fd;       /* where UART bytes go */
+	int serial_peer_fd;  /* the end Guest.GetSerial hands out, or -1 */
+	uint64_t serial_dropped;
+
+	struct guest_config cfg; /* owned: fds stay open for the VM's life */
+	struct boot_info boot;
+	unsigned ncpus;
+	struct vm_vcpu vcpus[HV_MAX_VCPUS];
+
+	pthread_mutex_t event_lock; /* the choke point: one exit handled at a time */
+	pthread_mutex_t state_lock;
+	bool stop_requested;
+	enum guest_error result;    /* first reason the VM stopped */
+	char result_msg[256];
+	bool unmapped_warned;
+};
+
+struct vm_params {
+	const struct hv_ops *hv;
+	int hv_fd;
+	void *backend_arg;
+	const struct ev_sink *sink;
+	int serial_fd; /* -1: make a socketpair */
+};
+
+/* Build the VM. Takes ownership of cfg's resources (leaves *cfg empty). */
+enum guest_error vm_create(const struct vm_params *p, struct guest_config *cfg,
+                           struct vm **out, char *err, size_t errlen);
+/* Run every vCPU until the guest stops; returns why it stopped. */
+enum guest_error vm_run(struct vm *vm);
+/* From any thread: stop with `why` unless a reason was already set. */
+void vm_request_stop(struct vm *vm, enum guest_error why, const char *msg);
+void vm_destroy(struct vm *vm);
+/* Map a device on the bus and trap it in the hypervisor. DEVICE_MEMORY_OVERLAP
+ * when the range collides with another device. */
+enum guest_error vm_add_device(struct vm *vm, enum bus_space space, uint64_t base,
+                               uint64_t len, const char *name,
+                               const struct bus_device_ops *ops, void *ctx, char *err,
+                               size_t errlen);
+
+#endif

@@ -1,0 +1,340 @@
+/* vmm/vmm_main.c - the `vmm` command: run one VM from the command line.
+ *
+ * Direct local use of the same GuestLifecycle code the launcher drives:
+ * builds a GuestConfig from flags, Create, Run, and exits 0 only when the
+ * guest shut itself down cleanly.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sim-hypervisor/sim.h"
+#include "traces/script.h"
+#include "vmm/cli_args.h"
+#include "vmm/guest_config.h"
+#include "vmm/lifecycle.h"
+#include "vmm/log.h"
+
+#define VMM_VERSION "0.1.0"
+
+static const char usage[] =
+	"usage: vmm run --kernel FILE [options]\n"
+	"       vmm --help | --version\n"
+	"\n"
+	"Run one virtual machine until it shuts down. Exit status: 0 when the guest\n"
+	"shut itself down cleanly, 1 when Create or Run failed (the GuestError is\n"
+	"printed), 2 for a bad command line.\n"
+	"\n"
+	"options for run:\n"
+	"  --kernel FILE         kernel: a bzImage or a PVH ELF (kernel_type linux)\n"
+	"  --kernel-type TYPE    linux (default) or zircon\n"
+	"  --ramdisk FILE        initial RAM disk\n"
+	"  --cmdline STRING      kernel command line\n"
+	"  --cmdline-add STRING  append to the command line (repeatable)\n"
+	"  --cpus N              number of vCPUs (default 1)\n"
+	"  --memory SIZE         guest memory, e.g. 256M or 1G (default 256M)\n"
+	"  --backend NAME        kvm (default) or sim\n"
+	"  --hv-device PATH      hypervisor device for kvm (default /dev/kvm)\n"
+	"  --script FILE         sim: the exit script to replay (required with sim)\n"
+	"  --record-script FILE  write every handled exit, interrupt and serial byte\n"
+	"                        to FILE in the script format the sim replays\n"
+	"  --serial WHERE        stdout (default) or none\n"
+	"  -v, --verbose         say more (repeat for debug)\n"
+	"  -q, --quiet           only errors\n";
+
+enum {
+	OPT_KERNEL = 256, OPT_KERNEL_TYPE, OPT_RAMDISK, OPT_CMDLINE, OPT_CMDLINE_ADD, OPT_CPUS,
+	OPT_MEMORY, OPT_BACKEND, OPT_HV_DEVICE, OPT_SCRIPT, OPT_RECORD, OPT_SERIAL,
+};
+
+static const struct option run_opts[] = {
+	{ "kernel", required_argument, 0, OPT_KERNEL },
+	{ "kernel-type", required_argument, 0, OPT_KERNEL_TYPE },
+	{ "ramdisk", required_argument, 0, OPT_RAMDISK },
+	{ "cmdline", required_argument, 0, OPT_CMDLINE },
+	{ "cmdline-add", required_argument, 0, OPT_CMDLINE_ADD },
+	{ "cpus", required_argument, 0, OPT_CPUS },
+	{ "memory", required_argument, 0, OPT_MEMORY },
+	{ "backend", required_argument, 0, OPT_BACKEND },
+	{ "hv-device", required_argument, 0, OPT_HV_DEVICE },
+	{ "script", required_argument, 0, OPT_SCRIPT },
+	{ "record-script", required_argument, 0, OPT_RECORD },
+	{ "serial", required_argument, 0, OPT_SERIAL },
+	{ "verbose", no_argument, 0, 'v' },
+	{ "quiet", no_argument, 0, 'q' },
+	{ "help", no_argument, 0, 'h' },
+	{ 0, 0, 0, 0 },
+};
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "vmm: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'vmm --help'.\n");
+	return 2;
+}
+
+static int open_ro(const char *what, const char *path, int *fd)
+{
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0) {
+		fprintf(stderr, "vmm: cannot open %s '%s': %s\n", what, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* SIGINT/SIGTERM become GuestLifecycle.Stop: a thread waits for them (Stop is
+ * not async-signal-safe), so Ctrl-C stops the guest and Run returns
+ * CONTROLLER_FORCED_HALT. */
+static void *signal_thread(void *arg)
+{
+	struct guest_lifecycle *lc = arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	int sig;
+	if (sigwait(&set, &sig) == 0) {
+		log_warn("%s: stopping the guest", strsignal(sig));
+		lc_stop(lc);
+	}
+	return NULL;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct guest_config cfg;
+	gc_init(&cfg);
+	const char *backend = "kvm", *hv_device = "/dev/kvm", *script_path = NULL;
+	const char *record_path = NULL, *serial = "stdout";
+	int verbosity = LOG_WARN;
+	char err[512];
+	int rc = 2;
+	uint64_t v;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "vqh", run_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_KERNEL:
+			if (cfg.kernel_fd >= 0)
+				close(cfg.kernel_fd);
+			if (open_ro("kernel", optarg, &cfg.kernel_fd) < 0)
+				goto out;
+			break;
+		case OPT_KERNEL_TYPE:
+			cfg.has_kernel_type = true;
+			if (strcmp(optarg, "linux") == 0)
+				cfg.kernel_type = KERNEL_LINUX;
+			else if (strcmp(optarg, "zircon") == 0)
+				cfg.kernel_type = KERNEL_ZIRCON;
+			else {
+				rc = bad_usage("--kernel-type must be linux or zircon, not '%s'", optarg);
+				goto out;
+			}
+			break;
+		case OPT_RAMDISK:
+			if (cfg.ramdisk_fd >= 0)
+				close(cfg.ramdisk_fd);
+			if (open_ro("ramdisk", optarg, &cfg.ramdisk_fd) < 0)
+				goto out;
+			break;
+		case OPT_CMDLINE:
+			free(cfg.cmdline);
+			cfg.cmdline = strdup(optarg);
+			break;
+		case OPT_CMDLINE_ADD: {
+			char **n = realloc(cfg.cmdline_add, (cfg.n_cmdline_add + 1) * sizeof(char *));
+			if (!n)
+				goto out;
+			cfg.cmdline_add = n;
+			cfg.cmdline_add[cfg.n_cmdline_add++] = strdup(optarg);
+			cfg.has_cmdline_add = true;
+			break;
+		}
+		case OPT_CPUS:
+			if (parse_uint(optarg, 0, 255, &v, err, sizeof(err)) < 0) {
+				rc = bad_usage("--cpus: %s", err);
+				goto out;
+			}
+			cfg.has_cpus = true;
+			cfg.cpus = (uint8_t)v;
+			break;
+		case OPT_MEMORY:
+			if (parse_size(optarg, &v, err, sizeof(err)) < 0) {
+				rc = bad_usage("--memory: %s", err);
+				goto out;
+			}
+			cfg.has_guest_memory = true;
+			cfg.guest_memory = v;
+			break;
+		case OPT_BACKEND: backend = optarg; break;
+		case OPT_HV_DEVICE: hv_device = optarg; break;
+		case OPT_SCRIPT: script_path = optarg; break;
+		case OPT_RECORD: record_path = optarg; break;
+		case OPT_SERIAL:
+			if (strcmp(optarg, "stdout") && strcmp(optarg, "none")) {
+				rc = bad_usage("--serial must be stdout or none, not '%s'", optarg);
+				goto out;
+			}
+			serial = optarg;
+			break;
+		case 'v': verbosity++; break;
+		case 'q': verbosity = LOG_ERROR; break;
+		case 'h':
+			fputs(usage, stdout);
+			rc = 0;
+			goto out;
+		default:
+			rc = bad_usage("%s", "unknown or incomplete option");
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		rc = bad_usage("unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (cfg.kernel_fd < 0) {
+		rc = bad_usage("%s", "run needs --kernel FILE");
+		goto out;
+	}
+	log_set_level(verbosity > LOG_DEBUG ? LOG_DEBUG : (enum log_level)verbosity);
+
+	const struct hv_ops *hv = hv_backend_by_name(backend);
+	if (!hv) {
+		rc = bad_usage("unknown --backend '%s' (kvm or sim)", backend);
+		goto out;
+	}
+	struct script *script = NULL;
+	struct script_writer *recorder = NULL;
+	struct sim_config sim;
+	struct ev_sink sink;
+	const struct ev_sink *sinkp = NULL;
+	int hv_fd = -1;
+	memset(&sim, 0, sizeof(sim));
+	rc = 1;
+	if (hv == &hv_sim_ops) {
+		if (!script_path) {
+			rc = bad_usage("%s", "--backend sim needs --script FILE");
+			goto out;
+		}
+		if (script_load_file(script_path, &script, err, sizeof(err)) < 0) {
+			fprintf(stderr, "vmm: %s\n", err);
+			goto out;
+		}
+		sim_config_init(&sim, script);
+		sink = sim_checker_sink(&sim);
+		sinkp = &sink;
+	} else {
+		hv_fd = open(hv_device, O_RDWR | O_CLOEXEC);
+		if (hv_fd < 0) {
+			fprintf(stderr, "vmm: cannot open hypervisor %s: %s\n", hv_device, strerror(errno));
+			goto out;
+		}
+	}
+	if (record_path) {
+		if (sinkp) {
+			rc = bad_usage("%s", "--record-script cannot be combined with --backend sim");
+			goto out_hv;
+		}
+		recorder = script_writer_open(record_path, err, sizeof(err));
+		if (!recorder) {
+			fprintf(stderr, "vmm: %s\n", err);
+			goto out_hv;
+		}
+		sink = script_recorder_sink(recorder);
+		sinkp = &sink;
+	}
+
+	struct lc_options o = {
+		.hv = hv,
+		.hv_fd = hv_fd,
+		.backend_arg = hv == &hv_sim_ops ? &sim : NULL,
+		.sink = sinkp,
+		.serial_fd = strcmp(serial, "stdout") == 0 ? STDOUT_FILENO : -1,
+	};
+	struct guest_lifecycle *lc = lc_new(&o);
+	if (!lc) {
+		fprintf(stderr, "vmm: out of memory\n");
+		goto out_rec;
+	}
+	enum guest_error e = lc_create(lc, &cfg, err, sizeof(err));
+	if (e) {
+		fprintf(stderr, "vmm: Create failed: %s: %s\n", guest_error_name(e), err);
+		lc_free(lc);
+		goto out_rec;
+	}
+	pthread_t sig_thread;
+	bool have_sig_thread = pthread_create(&sig_thread, NULL, signal_thread, lc) == 0;
+	e = lc_run(lc);
+	if (have_sig_thread) {
+		pthread_cancel(sig_thread);
+		pthread_join(sig_thread, NULL);
+	}
+	if (hv == &hv_sim_ops) {
+		const char *d = sim_config_divergence(&sim);
+		if (d) {
+			fprintf(stderr, "vmm: replay diverged:\n%s\n", d);
+			e = e ? e : GUEST_ERR_VCPU_RUNTIME_FAILURE;
+		} else if (!sim_config_finished(&sim)) {
+			fprintf(stderr, "vmm: replay ended with %zu script events not consumed\n",
+			        sim_config_remaining(&sim));
+			e = e ? e : GUEST_ERR_VCPU_RUNTIME_FAILURE;
+		} else {
+			fprintf(stderr, "vmm: replay matched all %zu events of %s\n", script->n, script_path);
+		}
+	}
+	if (e) {
+		fprintf(stderr, "vmm: Run failed: %s: %s\n", guest_error_name(e), lc_last_error(lc));
+		rc = 1;
+	} else {
+		rc = 0;
+	}
+	lc_free(lc);
+out_rec:
+	if (recorder && script_writer_close(recorder, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vmm: %s\n", err);
+		rc = 1;
+	}
+out_hv:
+	if (hv_fd >= 0)
+		close(hv_fd);
+	sim_config_destroy(&sim);
+	script_free(script);
+out:
+	gc_free(&cfg);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	/* Blocked in every thread (vCPU threads inherit the mask); only the
+	 * signal thread takes them. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	log_set_prefix("vmm");
+	if (argc < 2)
+		return bad_usage("%s", "missing command");
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("vmm %s\n", VMM_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
+	return bad_usage("unknown command '%s'", argv[1]);
+}
