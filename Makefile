@@ -34,6 +34,8 @@ PROGS := $(patsubst %_main.c,$(B)/%,$(notdir $(PROG_SRCS)))
 
 TEST_SRCS := $(wildcard tests/test_*.c)
 TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRCS))
+# Helpers shared by tests (fake backend, tiny kernels): linked into every test.
+TEST_LIB_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/lib/*.c))
 
 GUEST_DIR := $(B)/guest
 include tests/guest/guest.mk
@@ -58,7 +60,7 @@ $(B)/$(notdir $(1:_main.c=)): $(B)/obj/$(1:.c=.o) $(LIB)
 endef
 $(foreach p,$(PROG_SRCS),$(eval $(call prog_rule,$(p))))
 
-$(B)/tests/%: $(B)/obj/tests/%.o $(LIB)
+$(B)/tests/%: $(B)/obj/tests/%.o $(TEST_LIB_OBJS) $(LIB)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) -lcmocka
 
