@@ -4,15 +4,21 @@
 #   make check SANITIZE=1      the same under ASan + UBSan (build-san/)
 #   make CC=clang              build with clang
 SHELL := /bin/bash
-CC ?= cc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
 SANITIZE ?=
 Q := @
 
+# Each compiler and sanitizer combination builds into its own folder.
+ifneq ($(findstring clang,$(CC)),)
+BSUFFIX := -clang
+endif
 ifeq ($(SANITIZE),1)
-B := build-san
+B := build-san$(BSUFFIX)
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 else
-B := build
+B := build$(BSUFFIX)
 SANFLAGS :=
 endif
 
@@ -75,6 +81,6 @@ check: deps
 	$(Q)B=$(B) scripts/run-tests.sh $(TESTS)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-clang build-san-clang
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

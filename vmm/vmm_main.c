@@ -30,7 +30,8 @@ static const char usage[] =
 	"\n"
 	"Run one virtual machine until it shuts down. Exit status: 0 when the guest\n"
 	"shut itself down cleanly, 1 when Create or Run failed (the GuestError is\n"
-	"printed), 2 for a bad command line.\n"
+	"printed), 2 for a bad command line, 3 when the hypervisor is unavailable\n"
+	"(cannot open it or it refuses to create a VM).\n"
 	"\n"
 	"options for run:\n"
 	"  --kernel FILE         kernel: a bzImage or a PVH ELF (kernel_type linux)\n"
@@ -236,6 +237,7 @@ static int cmd_run(int argc, char **argv)
 		hv_fd = open(hv_device, O_RDWR | O_CLOEXEC);
 		if (hv_fd < 0) {
 			fprintf(stderr, "vmm: cannot open hypervisor %s: %s\n", hv_device, strerror(errno));
+			rc = 3;
 			goto out;
 		}
 	}
@@ -268,6 +270,8 @@ static int cmd_run(int argc, char **argv)
 	enum guest_error e = lc_create(lc, &cfg, err, sizeof(err));
 	if (e) {
 		fprintf(stderr, "vmm: Create failed: %s: %s\n", guest_error_name(e), err);
+		if (e == GUEST_ERR_GUEST_INITIALIZATION_FAILURE && hv != &hv_sim_ops)
+			rc = 3;
 		lc_free(lc);
 		goto out_rec;
 	}
