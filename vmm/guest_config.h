@@ -89,7 +89,8 @@ void gc_init(struct guest_config *c);
 /* Close every fd and free every allocation; leaves an empty table. */
 void gc_free(struct guest_config *c);
 
-/* Effective values, applying the vmm's defaults to absent fields. */
+/* Effective values, applying the vmm's defaults to absent fields. gc_memory
+ * rounds guest_memory up to a multiple of 4 KiB (the seed allows rounding). */
 uint8_t gc_cpus(const struct guest_config *c);
 uint64_t gc_memory(const struct guest_config *c);
 
@@ -99,5 +100,11 @@ uint64_t gc_memory(const struct guest_config *c);
  * kernel_type here (BAD_CONFIG) when the file can be read. */
 enum guest_error gc_validate(const struct guest_config *c, int max_vcpus,
                              char *err, size_t errlen);
+
+/* The kernel command line: cmdline, then each non-empty cmdline_add, joined
+ * by single spaces. malloc'd (free it); "" when there is none; NULL only when
+ * out of memory. A C string cannot carry an embedded NUL: the FIDL decoder
+ * must refuse such strings, since gc_validate cannot see them. */
+char *gc_full_cmdline(const struct guest_config *c);
 
 #endif
