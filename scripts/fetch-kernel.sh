@@ -8,10 +8,20 @@
 set -uo pipefail
 B=${B:-build}
 dest=$B/cache/vmlinuz
+# When no kernel can be had, say why in this file: test_loader skips (naming
+# the reason) only when it exists, and fails when the kernel is just missing.
+marker=$B/cache/vmlinuz.unavailable
 if [ -s "$dest" ]; then
+  rm -f "$marker"
   exit 0
 fi
 mkdir -p "$B/cache"
+rm -f "$marker"
+unavailable() {
+  echo "fetch-kernel: $*"
+  echo "$*" >"$marker"
+  exit 0
+}
 echo "fetch-kernel: $dest missing; looking for a Debian linux-image-6.1.0-*-amd64"
 
 # Newest ABI number first; only the plain amd64 flavour (not cloud/rt/dbg).
@@ -50,8 +60,7 @@ for pkg in $candidates; do
   fi
 done
 if [ -z "$ok" ]; then
-  echo "fetch-kernel: could not download a Debian kernel (no network?); test_loader will say so"
-  exit 0
+  unavailable "apt could not download any of: ${candidates:-linux-image-6.1.0-*-amd64 (none known)} (no network?)"
 fi
 deb=$(ls "$tmp"/*.deb | head -n 1)
 mkdir -p "$tmp/x"

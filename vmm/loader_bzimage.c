@@ -175,7 +175,8 @@ enum guest_error load_bzimage(struct guest_mem *gm, const struct kfile *kf, int 
 	uint8_t h[H_MAX_END];
 	memset(h, 0, sizeof(h));
 	if (kf->size < H_VERSION + 2)
-		FAIL("file truncated: %" PRIu64 " bytes, the setup header needs at least 0x%x",
+		FAIL("file truncated in the setup header (%" PRIu64 " bytes; need 0x%x to read the "
+		     "protocol version)",
 		     kf->size, H_VERSION + 2);
 	if (!kf_read(kf, 0, h, kf->size < sizeof(h) ? kf->size : sizeof(h)))
 		FAIL("reading the setup header failed");
