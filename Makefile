@@ -78,6 +78,7 @@ run: deps
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
+	$(Q)B=$(B) scripts/fetch-kernel.sh
 	$(Q)B=$(B) scripts/run-tests.sh $(TESTS)
 
 clean:
