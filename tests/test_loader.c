@@ -96,12 +96,22 @@ static uint64_t translate(const struct guest_mem *gm, uint64_t cr3, uint64_t va)
 static uint8_t *kimg;
 static size_t klen;
 
+/* scripts/fetch-kernel.sh writes to $B/cache (make check passes B). */
+static void cache_path(char *out, size_t len, const char *name)
+{
+	const char *b = getenv("B");
+	snprintf(out, len, "%s/cache/%s", b && *b ? b : "build", name);
+}
+
 static int read_kernel(void **state)
 {
 	(void)state;
+	char path[512];
 	const char *p = getenv("VMM_TEST_BZIMAGE");
-	if (!p || !*p)
-		p = "build/cache/vmlinuz";
+	if (!p || !*p) {
+		cache_path(path, sizeof(path), "vmlinuz");
+		p = path;
+	}
 	int fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0; /* each bzImage test reports it */
@@ -129,15 +139,9 @@ static void need_kernel(void)
 	if (klen)
 		return;
 	char why[512] = "";
-	int fd = open("build/cache/vmlinuz.unavailable", O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		const char *b = getenv("B");
-		if (b) {
-			char path[256];
-			snprintf(path, sizeof(path), "%s/cache/vmlinuz.unavailable", b);
-			fd = open(path, O_RDONLY | O_CLOEXEC);
-		}
-	}
+	char path[512];
+	cache_path(path, sizeof(path), "vmlinuz.unavailable");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		ssize_t n = read(fd, why, sizeof(why) - 1);
 		close(fd);
@@ -147,8 +151,9 @@ static void need_kernel(void)
 			SKIP_BECAUSE("no Debian bzImage: %s", why);
 		}
 	}
+	cache_path(path, sizeof(path), "vmlinuz");
 	fail_msg("no bzImage: set VMM_TEST_BZIMAGE or run scripts/fetch-kernel.sh "
-	         "(make check does) to create build/cache/vmlinuz");
+	         "(make check does) to create %s", path);
 }
 
 static uint8_t *kcopy(void)
