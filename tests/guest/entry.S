@@ -36,6 +36,10 @@ pvh_entry32:
 /* APs arrive here from the trampoline, in protected mode on our GDT. */
 	.globl ap_entry32
 ap_entry32:
+	/* DS still has the trampoline's real-mode base (0x8000): make it flat
+	 * before anything is addressed through it. */
+	movl $SEL_DATA, %eax
+	movl %eax, %ds
 	movl $1, %edi
 1:	lgdt gdt_ptr
 	movl $SEL_DATA, %eax
