@@ -5,6 +5,7 @@ set -euo pipefail
 PKGS=(
   gcc clang make binutils pkg-config
   libcmocka-dev libfdt-dev libsqlite3-dev sqlite3 zlib1g-dev
+  qemu-system-x86
 )
 missing=()
 for p in "${PKGS[@]}"; do
