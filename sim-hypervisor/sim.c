@@ -1,0 +1,612 @@
+/* sim-hypervisor/sim.c - hv_sim_ops: replay a script with no CPU; see sim.h.
+ *
+ * One lock and one condition variable per guest order everything: the
+ * cursor `next` into the script, the exit in flight, and the divergence.
+ * Every state change broadcasts; each blocked vcpu_enter re-checks whether
+ * the next event is now its own.
+ */
+#include "sim.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SIM_MAX_REGIONS 16
+#define SIM_MAX_TRAPS 256
+#define REPORT_MAX 2048
+#define CONTEXT_EVENTS 3
+
+struct sim_region {
+	uint64_t gpa, len;
+};
+
+struct sim_trap {
+	enum hv_trap_kind kind;
+	uint64_t addr, len, key;
+};
+
+struct hv_vcpu {
+	struct hv_guest *g;
+	unsigned id;
+	bool kicked;         /* the current or next enter returns KICK */
+	bool gone;           /* returned halt/shutdown/failure/end: won't take exits */
+	bool awaiting_read;  /* a read exit was handed out and not yet answered */
+	size_t read_ev;
+	bool has_regs;
+	struct hv_regs regs;
+};
+
+struct hv_guest {
+	struct sim_config *cfg;
+	const struct script *s;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	size_t next;     /* first unconsumed event */
+	size_t out_off;  /* bytes of ev[next] (an out line) already matched */
+	int inflight;    /* vCPU whose exit is being handled, or -1 */
+	size_t inflight_ev;
+	char *divergence;
+	unsigned nregions, ntraps;
+	struct sim_region regions[SIM_MAX_REGIONS];
+	struct sim_trap traps[SIM_MAX_TRAPS];
+	struct hv_vcpu *vcpus[HV_MAX_VCPUS];
+	unsigned created_vcpus; /* count of vcpu_create calls that succeeded */
+};
+
+void sim_config_init(struct sim_config *c, const struct script *s)
+{
+	memset(c, 0, sizeof(*c));
+	c->script = s;
+	c->fail_vcpu_create_at = -1;
+}
+
+static size_t nevents(const struct hv_guest *g)
+{
+	return g->s ? g->s->n : 0;
+}
+
+static const struct script_event *ev_at(const struct hv_guest *g, size_t i)
+{
+	return i < nevents(g) ? &g->s->ev[i] : NULL;
+}
+
+/* ---- divergence ---- */
+
+static void append(char *buf, size_t *used, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t *used, const char *fmt, ...)
+{
+	if (*used >= REPORT_MAX)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + *used, REPORT_MAX - *used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*used = *used + (size_t)n < REPORT_MAX ? *used + (size_t)n : REPORT_MAX;
+}
+
+static void describe(const struct hv_guest *g, size_t i, char *buf, size_t len)
+{
+	const struct script_event *e = ev_at(g, i);
+	if (!e) {
+		snprintf(buf, len, "(end of script)");
+		return;
+	}
+	if (script_format_event(e, buf, len) < 0)
+		snprintf(buf, len, "(unwritable event)");
+	if (e->type == SCRIPT_OUT && g->out_off && i == g->next) {
+		size_t l = strlen(buf);
+		snprintf(buf + l, len - l, " (first %zu bytes matched)", g->out_off);
+	}
+}
+
+/* Record the first divergence, at event index `at` (may be n: the end).
+ * Caller holds the lock. Later mismatches are consequences of the first and
+ * are not reported. */
+static void diverge(struct hv_guest *g, size_t at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void diverge(struct hv_guest *g, size_t at, const char *fmt, ...)
+{
+	if (g->divergence)
+		return;
+	char *r = malloc(REPORT_MAX);
+	if (!r)
+		return;
+	size_t used = 0;
+	char line[160], what[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	const struct script_event *e = ev_at(g, at);
+	append(r, &used, "sim: diverged at event %zu", at + 1);
+	if (e && e->line)
+		append(r, &used, " (script line %u)", e->line);
+	append(r, &used, ": %s\n", what);
+	if (g->inflight >= 0) {
+		const struct script_event *x = ev_at(g, g->inflight_ev);
+		append(r, &used, "  while handling: vcpu %d %s at 0x%" PRIx64 " (event %zu)\n",
+		       g->inflight, x ? hv_exit_kind_name(x->exit.kind) : "?",
+		       x ? x->exit.addr : 0, g->inflight_ev + 1);
+	}
+	describe(g, at, line, sizeof(line));
+	append(r, &used, "  expected: %s\n", line);
+	size_t from = at > CONTEXT_EVENTS ? at - CONTEXT_EVENTS : 0;
+	if (from < at)
+		append(r, &used, "  before it:\n");
+	for (size_t i = from; i < at && i < nevents(g); i++) {
+		describe(g, i, line, sizeof(line));
+		append(r, &used, "    %zu: %s\n", i + 1, line);
+	}
+	g->divergence = r;
+	pthread_cond_broadcast(&g->cond);
+}
+
+/* ---- the cursor ---- */
+
+/* `out` lines are only checked when a checker sink exists; otherwise they
+ * are consumed as they come up. */
+static void skip_unchecked(struct hv_guest *g)
+{
+	if (g->cfg && g->cfg->check_outputs)
+		return;
+	while (g->next < nevents(g) && g->s->ev[g->next].type == SCRIPT_OUT) {
+		g->next++;
+		g->out_off = 0;
+	}
+}
+
+static void advance(struct hv_guest *g)
+{
+	g->next++;
+	g->out_off = 0;
+	pthread_cond_broadcast(&g->cond);
+}
+
+/* The exit in flight is done: its outputs must all have been seen. */
+static void finish_inflight(struct hv_guest *g)
+{
+	int vcpu = g->inflight;
+	if (vcpu < 0)
+		return;
+	struct hv_vcpu *v = g->vcpus[vcpu];
+	if (v && v->awaiting_read) {
+		v->awaiting_read = false;
+		diverge(g, g->inflight_ev, "vcpu %d's read was never answered", vcpu);
+	}
+	skip_unchecked(g);
+	const struct script_event *e = ev_at(g, g->next);
+	if (e && e->type != SCRIPT_EXIT)
+		diverge(g, g->next, "the vmm finished exit %zu without producing this %s",
+		        g->inflight_ev + 1, e->type == SCRIPT_IRQ ? "irq" : "output");
+	g->inflight = -1;
+	pthread_cond_broadcast(&g->cond);
+}
+
+static uint64_t trap_key(const struct hv_guest *g, const struct hv_exit *x)
+{
+	enum hv_trap_kind want;
+	switch (x->kind) {
+	case HV_EXIT_IO_IN:
+	case HV_EXIT_IO_OUT:
+		want = HV_TRAP_IO;
+		break;
+	case HV_EXIT_BELL:
+		want = HV_TRAP_BELL;
+		break;
+	default:
+		want = HV_TRAP_MEM;
+		break;
+	}
+	for (unsigned i = 0; i < g->ntraps; i++) {
+		const struct sim_trap *t = &g->traps[i];
+		if (t->kind == want && x->addr >= t->addr && x->addr - t->addr < t->len &&
+		    x->size <= t->len - (x->addr - t->addr))
+			return t->key;
+	}
+	return 0;
+}
+
+/* ---- hv_ops ---- */
+
+static int sim_max_vcpus(void)
+{
+	return HV_MAX_VCPUS;
+}
+
+static int sim_guest_create(int hv_fd, void *backend_arg, struct hv_guest **out)
+{
+	struct sim_config *c = backend_arg;
+	*out = NULL;
+	if (!c)
+		return -EINVAL;
+	if (c->guest)
+		return -EBUSY; /* one live guest per config: the sink finds it there */
+	struct hv_guest *g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->cfg = c;
+	g->s = c->script;
+	g->inflight = -1;
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->cond, NULL);
+	c->guest = g;
+	*out = g;
+	return 0;
+}
+
+static void sim_guest_destroy(struct hv_guest *g)
+{
+	if (!g)
+		return;
+	if (g->cfg && g->cfg->guest == g)
+		g->cfg->guest = NULL;
+	pthread_cond_destroy(&g->cond);
+	pthread_mutex_destroy(&g->lock);
+	free(g->divergence);
+	free(g);
+}
+
+static int sim_map_memory(struct hv_guest *g, uint64_t gpa, void *hva, uint64_t len,
+                          int memfd, uint64_t offset)
+{
+	if (!hva || len == 0 || gpa + len < gpa)
+		return -EINVAL;
+	pthread_mutex_lock(&g->lock);
+	int r = 0;
+	for (unsigned i = 0; i < g->nregions; i++) {
+		const struct sim_region *o = &g->regions[i];
+		if (gpa < o->gpa + o->len && o->gpa < gpa + len)
+			r = -EEXIST;
+	}
+	if (!r && g->nregions == SIM_MAX_REGIONS)
+		r = -ENOSPC;
+	if (!r)
+		g->regions[g->nregions++] = (struct sim_region){ gpa, len };
+	pthread_mutex_unlock(&g->lock);
+	return r;
+}
+
+static int sim_set_trap(struct hv_guest *g, enum hv_trap_kind kind, uint64_t addr,
+                        uint64_t len, uint64_t key)
+{
+	if ((kind != HV_TRAP_MEM && kind != HV_TRAP_IO && kind != HV_TRAP_BELL) || len == 0 ||
+	    addr + len < addr || (kind == HV_TRAP_IO && addr + len > 0x10000))
+		return -EINVAL;
+	pthread_mutex_lock(&g->lock);
+	int r = 0;
+	if (g->ntraps == SIM_MAX_TRAPS)
+		r = -ENOSPC;
+	else
+		g->traps[g->ntraps++] = (struct sim_trap){ kind, addr, len, key };
+	pthread_mutex_unlock(&g->lock);
+	return r;
+}
+
+static int sim_set_irq(struct hv_guest *g, uint32_t gsi, int level)
+{
+	level = level ? 1 : 0;
+	pthread_mutex_lock(&g->lock);
+	if (!g->divergence) {
+		skip_unchecked(g);
+		const struct script_event *e = ev_at(g, g->next);
+		if (e && e->type == SCRIPT_IRQ && e->gsi == gsi && e->level == level)
+			advance(g);
+		else
+			diverge(g, g->next, "the vmm drove irq %" PRIu32 " to %d", gsi, level);
+	}
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+static int sim_vcpu_create(struct hv_guest *g, unsigned id, struct hv_vcpu **out)
+{
+	*out = NULL;
+	unsigned max = g->cfg->max_vcpus ? g->cfg->max_vcpus : HV_MAX_VCPUS;
+	if (max > HV_MAX_VCPUS)
+		max = HV_MAX_VCPUS;
+	if (id >= max)
+		return -EINVAL;
+	if (g->cfg->fail_vcpu_create_at >= 0 && (unsigned)g->cfg->fail_vcpu_create_at == id)
+		return -EIO; /* fault injection: VCPU_START_FAILURE paths */
+	struct hv_vcpu *v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->g = g;
+	v->id = id;
+	pthread_mutex_lock(&g->lock);
+	int r = 0;
+	if (g->vcpus[id])
+		r = -EEXIST;
+	else
+		g->vcpus[id] = v;
+	pthread_mutex_unlock(&g->lock);
+	if (r) {
+		free(v);
+		return r;
+	}
+	*out = v;
+	return 0;
+}
+
+static void sim_vcpu_destroy(struct hv_vcpu *v)
+{
+	if (!v)
+		return;
+	struct hv_guest *g = v->g;
+	pthread_mutex_lock(&g->lock);
+	if (g->inflight == (int)v->id)
+		g->inflight = -1;
+	g->vcpus[v->id] = NULL;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+	free(v);
+}
+
+static int sim_vcpu_write_state(struct hv_vcpu *v, const struct hv_regs *regs)
+{
+	if (!regs)
+		return -EINVAL;
+	pthread_mutex_lock(&v->g->lock);
+	v->regs = *regs;
+	v->has_regs = true;
+	pthread_mutex_unlock(&v->g->lock);
+	return 0;
+}
+
+static int sim_vcpu_read_state(struct hv_vcpu *v, struct hv_regs *regs)
+{
+	if (!regs)
+		return -EINVAL;
+	pthread_mutex_lock(&v->g->lock);
+	if (v->has_regs)
+		*regs = v->regs;
+	else
+		memset(regs, 0, sizeof(*regs));
+	pthread_mutex_unlock(&v->g->lock);
+	return 0;
+}
+
+static struct timespec deadline_in(unsigned ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+/* Decide what enter returns now, or false to keep waiting. Lock held. */
+static bool try_take(struct hv_guest *g, struct hv_vcpu *v, struct hv_exit *x)
+{
+	if (!g->s) {
+		x->kind = HV_EXIT_FAILURE;
+		x->reason = SIM_NO_SCRIPT;
+		return true;
+	}
+	if (g->divergence) {
+		x->kind = HV_EXIT_FAILURE;
+		x->reason = SIM_DIVERGED;
+		return true;
+	}
+	if (v->kicked) {
+		v->kicked = false;
+		x->kind = HV_EXIT_KICK;
+		return true;
+	}
+	if (g->inflight >= 0)
+		return false; /* another vCPU's exit is being handled */
+	skip_unchecked(g);
+	const struct script_event *e = ev_at(g, g->next);
+	if (!e) {
+		x->kind = HV_EXIT_END;
+		return true;
+	}
+	if (e->type != SCRIPT_EXIT) {
+		diverge(g, g->next, "the script expects this %s but no exit is being handled",
+		        e->type == SCRIPT_IRQ ? "irq" : "output");
+		return false; /* the loop turns the divergence into FAILURE */
+	}
+	/* Scripts may be built by code other than the parser: check again. */
+	if (e->vcpu >= HV_MAX_VCPUS || !script_exit_kind_valid(e->exit.kind)) {
+		diverge(g, g->next, "malformed script event (vcpu %u, kind %d)", e->vcpu,
+		        (int)e->exit.kind);
+		return false;
+	}
+	if (e->vcpu != v->id) {
+		const struct hv_vcpu *o = g->vcpus[e->vcpu];
+		if (!o || o->gone)
+			diverge(g, g->next, "the script wants vcpu %u, which %s", e->vcpu,
+			        o ? "has stopped" : "the vmm did not create");
+		return false;
+	}
+	*x = e->exit;
+	x->key = trap_key(g, x);
+	size_t at = g->next;
+	advance(g);
+	if (script_exit_is_read(x->kind)) {
+		v->awaiting_read = true;
+		v->read_ev = at;
+	}
+	if (x->kind == HV_EXIT_HALT || x->kind == HV_EXIT_SHUTDOWN ||
+	    x->kind == HV_EXIT_FAILURE) {
+		v->gone = true; /* nothing for the vmm to handle */
+	} else {
+		g->inflight = (int)v->id;
+		g->inflight_ev = at;
+	}
+	return true;
+}
+
+static int sim_vcpu_enter(struct hv_vcpu *v, struct hv_exit *x)
+{
+	struct hv_guest *g = v->g;
+	unsigned stall = g->cfg->stall_ms ? g->cfg->stall_ms : SIM_DEFAULT_STALL_MS;
+	memset(x, 0, sizeof(*x));
+	pthread_mutex_lock(&g->lock);
+	/* Entering again means this vCPU's last exit has been handled. */
+	if (g->inflight == (int)v->id)
+		finish_inflight(g);
+	v->gone = false;
+	size_t seen = g->next;
+	struct timespec dl = deadline_in(stall);
+	while (!try_take(g, v, x)) {
+		if (g->divergence)
+			continue; /* try_take reports it */
+		int r = pthread_cond_timedwait(&g->cond, &g->lock, &dl);
+		if (g->next != seen) {
+			seen = g->next;
+			dl = deadline_in(stall);
+		} else if (r == ETIMEDOUT) {
+			diverge(g, g->next, "stalled: vcpu %u waited %u ms and no vCPU took this event",
+			        v->id, stall);
+		}
+	}
+	if (x->kind == HV_EXIT_END || x->kind == HV_EXIT_FAILURE)
+		v->gone = true;
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+static int sim_vcpu_complete_read(struct hv_vcpu *v, uint64_t value)
+{
+	struct hv_guest *g = v->g;
+	int r = 0;
+	pthread_mutex_lock(&g->lock);
+	if (!v->awaiting_read) {
+		r = -EINVAL; /* no read exit outstanding on this vCPU */
+	} else {
+		v->awaiting_read = false;
+		const struct script_event *e = ev_at(g, v->read_ev);
+		if (e && e->read_value != value)
+			diverge(g, v->read_ev,
+			        "vcpu %u %s at 0x%" PRIx64 " answered 0x%" PRIx64
+			        ", the script says 0x%" PRIx64,
+			        v->id, hv_exit_kind_name(e->exit.kind), e->exit.addr, value,
+			        e->read_value);
+	}
+	pthread_mutex_unlock(&g->lock);
+	return r;
+}
+
+static void sim_vcpu_kick(struct hv_vcpu *v)
+{
+	if (!v)
+		return;
+	pthread_mutex_lock(&v->g->lock);
+	v->kicked = true;
+	pthread_cond_broadcast(&v->g->cond);
+	pthread_mutex_unlock(&v->g->lock);
+}
+
+const struct hv_ops hv_sim_ops = {
+	.name = "sim",
+	.max_vcpus = sim_max_vcpus,
+	.guest_create = sim_guest_create,
+	.guest_destroy = sim_guest_destroy,
+	.map_memory = sim_map_memory,
+	.set_trap = sim_set_trap,
+	.set_irq = sim_set_irq,
+	.vcpu_create = sim_vcpu_create,
+	.vcpu_destroy = sim_vcpu_destroy,
+	.vcpu_write_state = sim_vcpu_write_state,
+	.vcpu_read_state = sim_vcpu_read_state,
+	.vcpu_enter = sim_vcpu_enter,
+	.vcpu_complete_read = sim_vcpu_complete_read,
+	.vcpu_kick = sim_vcpu_kick,
+};
+
+/* ---- the checker sink ---- */
+
+static void check_exit_handled(void *ctx, unsigned vcpu, const struct hv_exit *x,
+                               uint64_t read_value)
+{
+	struct sim_config *c = ctx;
+	struct hv_guest *g = c->guest;
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->lock);
+	if (g->inflight == (int)vcpu)
+		finish_inflight(g);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void check_output(void *ctx, const char *device, const void *data, uint64_t len)
+{
+	struct sim_config *c = ctx;
+	struct hv_guest *g = c->guest;
+	const uint8_t *b = data;
+	if (!g || !data || !device)
+		return;
+	pthread_mutex_lock(&g->lock);
+	uint64_t i = 0;
+	while (i < len && !g->divergence) {
+		const struct script_event *e = ev_at(g, g->next);
+		if (e && e->type == SCRIPT_OUT && (!e->len || !e->data)) {
+			advance(g); /* an empty output line matches nothing */
+			continue;
+		}
+		if (!e || e->type != SCRIPT_OUT || strcmp(e->device, device) != 0) {
+			diverge(g, g->next, "the vmm sent byte 0x%02x to %s", b[i], device);
+			break;
+		}
+		if (e->data[g->out_off] != b[i]) {
+			diverge(g, g->next, "byte %zu of this output: the vmm sent 0x%02x, the script says 0x%02x",
+			        g->out_off, b[i], e->data[g->out_off]);
+			break;
+		}
+		if (++g->out_off == e->len)
+			advance(g);
+		i++;
+	}
+	pthread_mutex_unlock(&g->lock);
+}
+
+struct ev_sink sim_checker_sink(struct sim_config *c)
+{
+	c->check_outputs = true;
+	struct ev_sink s = { .ctx = c, .exit_handled = check_exit_handled, .irq = NULL,
+	                     .host_output = check_output };
+	return s;
+}
+
+/* ---- reports ---- */
+
+const char *sim_divergence(struct hv_guest *g)
+{
+	if (!g)
+		return NULL;
+	pthread_mutex_lock(&g->lock);
+	const char *d = g->divergence; /* written once, never changed after */
+	pthread_mutex_unlock(&g->lock);
+	return d;
+}
+
+size_t sim_events_consumed(struct hv_guest *g)
+{
+	if (!g)
+		return 0;
+	pthread_mutex_lock(&g->lock);
+	size_t n = g->next;
+	pthread_mutex_unlock(&g->lock);
+	return n;
+}
+
+bool sim_finished(struct hv_guest *g)
+{
+	if (!g)
+		return false;
+	pthread_mutex_lock(&g->lock);
+	bool f = g->next >= nevents(g);
+	pthread_mutex_unlock(&g->lock);
+	return f;
+}

@@ -1,0 +1,65 @@
+/* sim-hypervisor/sim.h - the simulated hypervisor backend (hv_sim_ops).
+ *
+ * Owns: replay of a struct script (traces/script.h) through the hv.h calls,
+ * with no CPU. vcpu_enter hands out the script's exits in script order across
+ * vCPUs (a vCPU blocks until the next event is its exit); read answers, irqs
+ * (set_irq) and host output (via sim_checker_sink) are checked against the
+ * events that follow each exit. The first mismatch becomes a divergence
+ * report and every vcpu_enter from then on fails with SIM_DIVERGED.
+ *
+ * Protocol: an exit is "in flight" from the enter that returns it until the
+ * vmm's exit_handled reaches the checker sink (or, without the sink, until
+ * that vCPU enters again). No other vCPU gets an exit meanwhile, so the
+ * outputs checked belong to exactly that exit.
+ */
+#ifndef SIM_HYPERVISOR_SIM_H
+#define SIM_HYPERVISOR_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "traces/script.h"
+#include "vmm/events.h"
+#include "vmm/hv.h"
+
+/* hv_exit.reason of the FAILURE every vcpu_enter returns after a divergence. */
+#define SIM_DIVERGED 0x51d1u
+/* hv_exit.reason when the config has no script. */
+#define SIM_NO_SCRIPT 0x51d2u
+
+#define SIM_DEFAULT_STALL_MS 10000u
+
+/* hv_ops.guest_create's backend_arg. Fill it with sim_config_init. */
+struct sim_config {
+	const struct script *script; /* must outlive the guest */
+	unsigned max_vcpus;          /* vCPU ids below this may be created; 0: HV_MAX_VCPUS */
+	int fail_vcpu_create_at;     /* vcpu_create of this id fails (-EIO); -1: none */
+	/* A vCPU waiting this long with no event consumed by anyone declares a
+	 * divergence (a script that names a vCPU the vmm never runs would
+	 * otherwise hang the test). 0: SIM_DEFAULT_STALL_MS. */
+	unsigned stall_ms;
+
+	/* Set by the backend, not by callers: */
+	struct hv_guest *guest;      /* the live guest made from this config */
+	bool check_outputs;          /* a checker sink exists: check `out` lines */
+};
+
+/* Defaults: no fault injection, HV_MAX_VCPUS, default stall bound. */
+void sim_config_init(struct sim_config *c, const struct script *s);
+
+/* The sink to install in the vmm when replaying. It is made from the config
+ * (the vmm takes its sink before the guest exists) and finds the guest
+ * through it. It checks host output bytes as a stream per device (chunking
+ * is free) and ends exits that were in flight; irqs are checked by set_irq,
+ * so its irq hook is empty and nothing is checked twice. Without this sink,
+ * `out` lines are skipped. */
+struct ev_sink sim_checker_sink(struct sim_config *c);
+
+/* The divergence report, or NULL while replay agrees with the script. */
+const char *sim_divergence(struct hv_guest *g);
+/* Events (exits, irqs, outputs) consumed so far. */
+size_t sim_events_consumed(struct hv_guest *g);
+/* Every event consumed. */
+bool sim_finished(struct hv_guest *g);
+
+#endif
