@@ -338,6 +338,37 @@ static void test_bz_initrd_addr_max(void **state)
 	free(k);
 }
 
+/* No room below initrd_addr_max: a kernel that says XLF_CAN_BE_LOADED_ABOVE_4G
+ * gets the ramdisk above 4 GiB, with the high halves in ext_ramdisk_*. */
+static void test_bz_ramdisk_above_4g(void **state)
+{
+	(void)state;
+	uint8_t *k = kcopy();
+	s32(k + 0x22c, 32 * MiB - 1); /* below the kernel's end */
+	s16(k + 0x236, g16(k + 0x236) | 2);
+	struct guest_mem gm;
+	assert_int_equal(gm_create(&gm, GM_MMIO_HOLE_START + 16 * MiB), 0);
+	int rfd = sparse_fd(MiB);
+	struct result r = load_buf(&gm, k, klen, rfd, "");
+	if (r.e != GUEST_OK)
+		fail_msg("load failed: %s", r.err);
+	assert_int_equal(r.bi.initrd_start, GM_HIGH_RAM_START + 15 * MiB);
+	uint8_t zp[4096];
+	assert_int_equal(gm_read(&gm, LOADER_BOOT_INFO_GPA, zp, sizeof(zp)), 0);
+	assert_int_equal(g32(zp + 0x218), (uint32_t)(15 * MiB));
+	assert_int_equal(g32(zp + 0xc0), 1); /* ext_ramdisk_image */
+	assert_int_equal(g32(zp + 0x21c), MiB);
+	assert_int_equal(g32(zp + 0xc4), 0);
+	assert_int_equal(zp[0x1e8], 5); /* e820 includes the high RAM */
+	gm_destroy(&gm);
+	/* Without the flag it must stay low, and cannot. */
+	s16(k + 0x236, g16(k + 0x236) & ~2u);
+	expect_fail_mem(k, klen, GM_MMIO_HOLE_START + 16 * MiB, rfd, "",
+	                "does not fit between the kernel end");
+	close(rfd);
+	free(k);
+}
+
 static void test_bz_truncated(void **state)
 {
 	(void)state;
@@ -846,6 +877,7 @@ int main(void)
 		cmocka_unit_test(test_bz_load),
 		cmocka_unit_test(test_bz_relocates_low),
 		cmocka_unit_test(test_bz_initrd_addr_max),
+		cmocka_unit_test(test_bz_ramdisk_above_4g),
 		cmocka_unit_test(test_bz_truncated),
 		cmocka_unit_test(test_bz_bad_header_fields),
 		cmocka_unit_test(test_bz_small_ram),
