@@ -24,6 +24,9 @@ struct ev_sink {
 	void (*irq)(void *ctx, uint32_t gsi, int level);
 	/* Bytes the vmm sent to the host side of a device (serial, console...). */
 	void (*host_output)(void *ctx, const char *device, const void *data, uint64_t len);
+	/* Bytes that entered the vmm from the host for a device: entropy handed
+	 * to virtio-rng, serial input, block reads. May be NULL. */
+	void (*host_input)(void *ctx, const char *device, const void *data, uint64_t len);
 };
 
 #endif

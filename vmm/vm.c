@@ -8,11 +8,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "mptable.h"
+
+static enum guest_error fail(char *err, size_t errlen, enum guest_error e, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static enum guest_error add_device(struct vm *vm, enum bus_space space, uint64_t base,
+                                   uint64_t len, const char *name,
+                                   const struct bus_device_ops *ops, void *ctx,
+                                   char *err, size_t errlen);
 
 static void set_result(struct vm *vm, enum guest_error why, const char *msg)
 {
@@ -80,6 +88,53 @@ static void serial_irq(void *ctx, int level)
 	irq_line(ctx, VM_COM1_IRQ, level);
 }
 
+static void virtio_irq(void *ctx, int level)
+{
+	struct vm_virtio_slot *slot = ctx;
+	irq_line(slot->vm, slot->gsi, level);
+}
+
+/* The one source of entropy for the guest: announced to the sink so a
+ * recording holds every byte handed out. */
+static int vm_entropy(void *ctx, void *buf, size_t len)
+{
+	struct vm *vm = ctx;
+	uint8_t *p = buf;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = getrandom(p + done, len - done, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += (size_t)n;
+	}
+	if (vm->have_sink && vm->sink.host_input)
+		vm->sink.host_input(vm->sink.ctx, "rng", buf, len);
+	return 0;
+}
+
+static enum guest_error add_virtio(struct vm *vm, struct virtio_device *dev, char *err,
+                                   size_t errlen)
+{
+	if (vm->nvirtio == VM_MAX_VIRTIO)
+		return fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
+		            "more than %d virtio devices", VM_MAX_VIRTIO);
+	unsigned i = vm->nvirtio;
+	struct vm_virtio_slot *slot = &vm->virtio[i];
+	slot->vm = vm;
+	slot->index = i;
+	slot->gsi = VM_VIRTIO_GSI_BASE + i;
+	virtio_mmio_init(&slot->mmio, dev, &vm->mem, virtio_irq, slot);
+	enum guest_error e = add_device(vm, BUS_MMIO, VM_VIRTIO_MMIO_BASE + i * VM_VIRTIO_MMIO_SIZE,
+	                                VM_VIRTIO_MMIO_SIZE, dev->ops->name, &virtio_mmio_bus_ops,
+	                                &slot->mmio, err, errlen);
+	if (e == GUEST_OK)
+		vm->nvirtio++;
+	return e;
+}
+
 static void guest_reset(void *ctx)
 {
 	struct vm *vm = ctx;
@@ -90,8 +145,6 @@ static void guest_reset(void *ctx)
 
 /* ---- build ---- */
 
-static enum guest_error fail(char *err, size_t errlen, enum guest_error e, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 static enum guest_error fail(char *err, size_t errlen, enum guest_error e, const char *fmt, ...)
 {
 	if (err && errlen) {
@@ -172,6 +225,17 @@ static enum guest_error build(struct vm *vm, const struct vm_params *p, char *er
 	               err, errlen);
 	if (e)
 		return e;
+
+	if (vm->cfg.has_virtio_rng && vm->cfg.virtio_rng) {
+		vm->rng = calloc(1, sizeof(*vm->rng));
+		if (!vm->rng)
+			return fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "out of memory");
+		struct rng_host rh = { .ctx = vm, .entropy = vm_entropy };
+		virtio_rng_init(vm->rng, &rh);
+		e = add_virtio(vm, &vm->rng->dev, err, errlen);
+		if (e)
+			return e;
+	}
 
 	r = mptable_write(&vm->mem, vm->ncpus);
 	if (r < 0)
@@ -386,6 +450,7 @@ void vm_destroy(struct vm *vm)
 		vm->hv->guest_destroy(vm->guest);
 	if (vm->uart)
 		uart8250_destroy(vm->uart);
+	free(vm->rng);
 	gm_destroy(&vm->mem);
 	if (vm->serial_peer_fd >= 0) {
 		close(vm->serial_fd);

@@ -15,6 +15,7 @@
 
 #include "bus.h"
 #include "devices/i8042.h"
+#include "devices/rng.h"
 #include "devices/uart8250.h"
 #include "events.h"
 #include "guest_config.h"
@@ -22,14 +23,25 @@
 #include "guest_mem.h"
 #include "hv.h"
 #include "loader.h"
+#include "virtio_mmio.h"
 
 #define VM_COM1_BASE 0x3f8
 #define VM_COM1_IRQ 4
 /* Guest-physical window for virtio-mmio devices (below the 32-bit MMIO hole's top). */
 #define VM_VIRTIO_MMIO_BASE 0xd0000000ull
 #define VM_VIRTIO_MMIO_SIZE 0x200ull
+#define VM_MAX_VIRTIO 8
+/* virtio-mmio slot i interrupts on GSI VM_VIRTIO_GSI_BASE + i (level, active high). */
+#define VM_VIRTIO_GSI_BASE 16
 
 struct vm;
+
+struct vm_virtio_slot {
+	struct vm *vm;
+	unsigned index;
+	uint32_t gsi;
+	struct virtio_mmio mmio;
+};
 
 struct vm_vcpu {
 	struct vm *vm;
@@ -46,6 +58,10 @@ struct vm {
 	struct bus bus;
 	struct ev_sink sink;
 	bool have_sink;
+
+	struct vm_virtio_slot virtio[VM_MAX_VIRTIO];
+	unsigned nvirtio;
+	struct virtio_rng *rng;
 
 	struct uart8250 *uart;
 	struct i8042 kbd;
