@@ -17,7 +17,7 @@
 
 #define SIM_MAX_REGIONS 16
 #define SIM_MAX_TRAPS 256
-#define REPORT_MAX 2048
+#define REPORT_MAX SIM_REPORT_MAX
 #define CONTEXT_EVENTS 3
 
 struct sim_region {
@@ -144,6 +144,8 @@ static void diverge(struct hv_guest *g, size_t at, const char *fmt, ...)
 		append(r, &used, "    %zu: %s\n", i + 1, line);
 	}
 	g->divergence = r;
+	if (g->cfg)
+		snprintf(g->cfg->divergence, sizeof(g->cfg->divergence), "%s", r);
 	pthread_cond_broadcast(&g->cond);
 }
 
@@ -232,6 +234,9 @@ static int sim_guest_create(int hv_fd, void *backend_arg, struct hv_guest **out)
 		return -ENOMEM;
 	g->cfg = c;
 	g->s = c->script;
+	c->divergence[0] = 0;
+	c->consumed = 0;
+	c->finished = false;
 	g->inflight = -1;
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->cond, NULL);
@@ -244,8 +249,11 @@ static void sim_guest_destroy(struct hv_guest *g)
 {
 	if (!g)
 		return;
-	if (g->cfg && g->cfg->guest == g)
+	if (g->cfg && g->cfg->guest == g) {
+		g->cfg->consumed = g->next;
+		g->cfg->finished = g->next >= nevents(g);
 		g->cfg->guest = NULL;
+	}
 	pthread_cond_destroy(&g->cond);
 	pthread_mutex_destroy(&g->lock);
 	free(g->divergence);

@@ -28,6 +28,7 @@
 #define SIM_NO_SCRIPT 0x51d2u
 
 #define SIM_DEFAULT_STALL_MS 10000u
+#define SIM_REPORT_MAX 2048
 
 /* hv_ops.guest_create's backend_arg. Fill it with sim_config_init. */
 struct sim_config {
@@ -42,6 +43,11 @@ struct sim_config {
 	/* Set by the backend, not by callers: */
 	struct hv_guest *guest;      /* the live guest made from this config */
 	bool check_outputs;          /* a checker sink exists: check `out` lines */
+	/* The last guest's outcome, kept after guest_destroy because the vmm
+	 * tears its guest down before Run returns: */
+	char divergence[SIM_REPORT_MAX]; /* "" while none */
+	size_t consumed;                 /* events consumed, as at destroy */
+	bool finished;                   /* every event consumed, as at destroy */
 };
 
 /* Defaults: no fault injection, HV_MAX_VCPUS, default stall bound. */

@@ -113,6 +113,8 @@ static void test_two_vcpus_follow_script_order(void **state)
 	assert_true(sim_finished(f.g));
 	assert_int_equal(sim_events_consumed(f.g), 7);
 	unload(&f);
+	assert_true(f.c.finished);
+	assert_string_equal(f.c.divergence, "");
 }
 
 /* ---- checks ---- */
@@ -145,6 +147,10 @@ static void test_read_value_checked(void **state)
 	x = enter(f.v[0]); /* and from then on */
 	assert_int_equal(x.reason, SIM_DIVERGED);
 	unload(&f);
+	/* The report outlives the guest, in the config. */
+	assert_non_null(strstr(f.c.divergence, "answered 0x20"));
+	assert_int_equal(f.c.consumed, 3);
+	assert_false(f.c.finished);
 }
 
 static void test_complete_read_without_read(void **state)
