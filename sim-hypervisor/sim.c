@@ -531,6 +531,7 @@ const struct hv_ops hv_sim_ops = {
 	.vcpu_enter = sim_vcpu_enter,
 	.vcpu_complete_read = sim_vcpu_complete_read,
 	.vcpu_kick = sim_vcpu_kick,
+	.failure_detail = sim_divergence,
 };
 
 /* ---- the checker sink ---- */

@@ -98,6 +98,9 @@ struct hv_ops {
 	int (*vcpu_complete_read)(struct hv_vcpu *v, uint64_t value);
 	/* From any thread: make the current or next vcpu_enter return HV_EXIT_KICK. */
 	void (*vcpu_kick)(struct hv_vcpu *v);
+	/* Optional: a human-readable account of why the last HV_EXIT_FAILURE
+	 * happened (the sim's divergence report), or NULL. */
+	const char *(*failure_detail)(struct hv_guest *g);
 };
 
 extern const struct hv_ops hv_kvm_ops;

@@ -22,7 +22,7 @@ struct guest_lifecycle {
 	enum lc_state state;
 	struct vm *vm;
 	bool stop_requested;
-	char last_error[256];
+	char last_error[VM_MSG_MAX];
 };
 
 struct guest_lifecycle *lc_new(const struct lc_options *o)
@@ -121,7 +121,7 @@ enum guest_error lc_run(struct guest_lifecycle *lc)
 	snprintf(lc->last_error, sizeof(lc->last_error), "%s",
 	         e == GUEST_OK ? "" : (lc->stop_requested ? "stopped by the controller" : vm->result_msg));
 	if (e != GUEST_OK && !lc->stop_requested)
-		log_err("guest stopped: %s: %s", guest_error_name(e), vm->result_msg);
+		log_info("guest stopped: %s: %s", guest_error_name(e), vm->result_msg);
 	vm_destroy(vm);
 	lc->vm = NULL;
 	lc->state = LC_NOT_CREATED;

@@ -348,7 +348,7 @@ static void *vcpu_thread(void *arg)
 {
 	struct vm_vcpu *c = arg;
 	struct vm *vm = c->vm;
-	char msg[160];
+	char msg[VM_MSG_MAX];
 	for (;;) {
 		if (stopping(vm))
 			break;
@@ -396,11 +396,17 @@ static void *vcpu_thread(void *arg)
 			vm_request_stop(vm, GUEST_ERR_VCPU_RUNTIME_FAILURE, msg);
 			goto out;
 		case HV_EXIT_FAILURE:
-		default:
-			snprintf(msg, sizeof(msg), "vcpu %u: hypervisor failure (%s, reason %u)",
-			         c->id, hv_exit_kind_name(x.kind), x.reason);
+		default: {
+			const char *detail = vm->hv->failure_detail ? vm->hv->failure_detail(vm->guest)
+			                                            : NULL;
+			if (detail)
+				snprintf(msg, sizeof(msg), "vcpu %u: %s", c->id, detail);
+			else
+				snprintf(msg, sizeof(msg), "vcpu %u: hypervisor failure (%s, reason %u)",
+				         c->id, hv_exit_kind_name(x.kind), x.reason);
 			vm_request_stop(vm, GUEST_ERR_VCPU_RUNTIME_FAILURE, msg);
 			goto out;
+		}
 		}
 	}
 out:

@@ -31,6 +31,8 @@
 #define VM_VIRTIO_MMIO_BASE 0xd0000000ull
 #define VM_VIRTIO_MMIO_SIZE 0x200ull
 #define VM_MAX_VIRTIO 8
+/* Room for a stop reason, including a replay divergence report. */
+#define VM_MSG_MAX 2400
 /* virtio-mmio slot i interrupts on GSI VM_VIRTIO_GSI_BASE + i (level, active high). */
 #define VM_VIRTIO_GSI_BASE 16
 
@@ -78,7 +80,7 @@ struct vm {
 	pthread_mutex_t state_lock;
 	bool stop_requested;
 	enum guest_error result;    /* first reason the VM stopped */
-	char result_msg[256];
+	char result_msg[VM_MSG_MAX];
 	bool unmapped_warned;
 };
 

@@ -213,6 +213,7 @@ static int cmd_run(int argc, char **argv)
 		rc = bad_usage("unknown --backend '%s' (kvm or sim)", backend);
 		goto out;
 	}
+	struct script script_store = { 0 };
 	struct script *script = NULL;
 	struct script_writer *recorder = NULL;
 	struct sim_config sim;
@@ -226,10 +227,11 @@ static int cmd_run(int argc, char **argv)
 			rc = bad_usage("%s", "--backend sim needs --script FILE");
 			goto out;
 		}
-		if (script_load_file(script_path, &script, err, sizeof(err)) < 0) {
+		if (script_parse_file(script_path, &script_store, err, sizeof(err)) < 0) {
 			fprintf(stderr, "vmm: %s\n", err);
 			goto out;
 		}
+		script = &script_store;
 		sim_config_init(&sim, script);
 		sink = sim_checker_sink(&sim);
 		sinkp = &sink;
@@ -283,13 +285,11 @@ static int cmd_run(int argc, char **argv)
 		pthread_join(sig_thread, NULL);
 	}
 	if (hv == &hv_sim_ops) {
-		const char *d = sim_config_divergence(&sim);
-		if (d) {
-			fprintf(stderr, "vmm: replay diverged:\n%s\n", d);
+		if (sim.divergence[0]) {
 			e = e ? e : GUEST_ERR_VCPU_RUNTIME_FAILURE;
-		} else if (!sim_config_finished(&sim)) {
-			fprintf(stderr, "vmm: replay ended with %zu script events not consumed\n",
-			        sim_config_remaining(&sim));
+		} else if (!sim.finished) {
+			fprintf(stderr, "vmm: replay ended with %zu of %zu script events not consumed\n",
+			        script->n - sim.consumed, script->n);
 			e = e ? e : GUEST_ERR_VCPU_RUNTIME_FAILURE;
 		} else {
 			fprintf(stderr, "vmm: replay matched all %zu events of %s\n", script->n, script_path);
@@ -303,15 +303,15 @@ static int cmd_run(int argc, char **argv)
 	}
 	lc_free(lc);
 out_rec:
-	if (recorder && script_writer_close(recorder, err, sizeof(err)) < 0) {
-		fprintf(stderr, "vmm: %s\n", err);
+	if (recorder && script_writer_close(recorder) < 0) {
+		fprintf(stderr, "vmm: writing %s failed: %s\n", record_path, strerror(errno));
 		rc = 1;
 	}
 out_hv:
 	if (hv_fd >= 0)
 		close(hv_fd);
-	sim_config_destroy(&sim);
-	script_free(script);
+	if (script)
+		script_free(script);
 out:
 	gc_free(&cfg);
 	return rc;
