@@ -47,6 +47,8 @@ GUEST_DIR := $(B)/guest
 include tests/guest/guest.mk
 
 .PHONY: all run check bench fuzz coverage clean deps guests traces
+# Keep object files of tests and programs (they are intermediate to make).
+.SECONDARY:
 all: $(LIB) $(PROGS) $(TESTS) guests
 
 deps:

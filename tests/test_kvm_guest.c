@@ -8,6 +8,7 @@
  * Skips, saying why, when /dev/kvm cannot be opened or a VM cannot be created.
  */
 #include "tests/testutil.h"
+#include "tests/lib/build_path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,17 +30,9 @@
 #define WATCHDOG_SECONDS 60
 #define OUT_MAX 8192
 
-/* <build>/tests/test_kvm_guest -> <build>/guest/hello.elf, whatever the build
- * folder (gcc, clang, sanitizers). */
 static void guest_path(char *out, size_t len)
 {
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	assert_true(n > 0);
-	exe[n] = 0;
-	char *tests_dir = dirname(exe);
-	char *build_dir = dirname(tests_dir);
-	snprintf(out, len, "%s/guest/hello.elf", build_dir);
+	build_path(out, len, "guest/hello.elf");
 }
 
 /* Skip unless a KVM VM can be created here; returns the /dev/kvm fd. */

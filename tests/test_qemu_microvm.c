@@ -6,6 +6,7 @@
  * Skips, saying why, when qemu-system-x86_64 is not installed.
  */
 #include "tests/testutil.h"
+#include "tests/lib/build_path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,11 +44,7 @@ static bool in_path(const char *prog)
 
 static void guest_path(char *out, size_t len)
 {
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	assert_true(n > 0);
-	exe[n] = 0;
-	snprintf(out, len, "%s/guest/hello.elf", dirname(dirname(exe)));
+	build_path(out, len, "guest/hello.elf");
 }
 
 static long long now_ms(void)

@@ -2,6 +2,7 @@
  * replayed through the same vmm on the sim backend: what `make run` does
  * where there is no KVM. Also: a changed answer is caught at its event. */
 #include "testutil.h"
+#include "lib/build_path.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -17,8 +18,9 @@
 
 static const char *guest_path(void)
 {
-	const char *p = getenv("VMM_TEST_GUEST");
-	return p ? p : "build/guest/hello.elf";
+	static char p[4096];
+	build_path(p, sizeof(p), "guest/hello.elf");
+	return p;
 }
 
 struct outcome {
@@ -69,7 +71,7 @@ static void test_bundled_script_replays(void **st)
 	assert_string_equal(o.cfg.divergence, "");
 	assert_true(o.cfg.finished);
 	assert_int_equal(o.cfg.consumed, s.n);
-	const char *want[] = { "cmdline: " CMDLINE, "hello from vcpu 0", "hello from vcpu 1",
+	const char *want[] = { ("cmdline: " CMDLINE), "hello from vcpu 0", "hello from vcpu 1",
 	                       "all 2 vcpus up", "shutdown" };
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (!strstr(o.serial, want[i]))
