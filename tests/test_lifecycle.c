@@ -100,6 +100,8 @@ static void test_stop_from_another_thread(void **s)
 	/* While running: a second Run and a Create are refused. */
 	assert_int_equal(lc_run(lc), GUEST_ERR_ALREADY_RUNNING);
 	assert_int_equal(create(lc, 1), GUEST_ERR_ALREADY_RUNNING);
+	/* Bind is allowed between Create and Stop, running or not. */
+	assert_int_equal(lc_bind(lc), GUEST_OK);
 	lc_stop(lc);
 	pthread_join(r.t, NULL);
 	assert_int_equal(r.result, GUEST_ERR_CONTROLLER_FORCED_HALT);
