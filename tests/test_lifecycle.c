@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -245,6 +246,50 @@ static void test_bad_config_and_bad_kernel(void **s)
 	lc_free(lc);
 }
 
+static void add_block(struct guest_config *c, int fd, const char *id)
+{
+	c->block_devices = realloc(c->block_devices, (c->n_block_devices + 1) * sizeof(struct block_spec));
+	struct block_spec *b = &c->block_devices[c->n_block_devices++];
+	memset(b, 0, sizeof(*b));
+	snprintf(b->id, sizeof(b->id), "%s", id);
+	b->mode = BLOCK_READ_ONLY;
+	b->format = BLOCK_FORMAT_FILE;
+	b->fd = fd;
+	c->has_block_devices = true;
+}
+
+static void test_device_initialization_failure(void **s)
+{
+	struct guest_lifecycle *lc = new_lc(-1);
+	struct guest_config c;
+	char err[256];
+	good_config(&c, 1);
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	close(p[1]);
+	add_block(&c, p[0], "pipe"); /* a pipe is no disk */
+	assert_int_equal(lc_create(lc, &c, err, sizeof(err)), GUEST_ERR_DEVICE_INITIALIZATION_FAILURE);
+	assert_non_null(strstr(err, "\"pipe\""));
+	assert_int_equal(ctl.guests_created, ctl.guests_destroyed);
+	lc_free(lc);
+}
+
+static void test_too_many_virtio_devices(void **s)
+{
+	struct guest_lifecycle *lc = new_lc(-1);
+	struct guest_config c;
+	char err[256];
+	good_config(&c, 1);
+	for (int i = 0; i < VM_MAX_VIRTIO + 1; i++) {
+		char id[8];
+		snprintf(id, sizeof(id), "d%d", i);
+		add_block(&c, memfd_with("x", 1), id);
+	}
+	assert_int_equal(lc_create(lc, &c, err, sizeof(err)), GUEST_ERR_BAD_CONFIG);
+	assert_non_null(strstr(err, "virtio-mmio slots"));
+	lc_free(lc);
+}
+
 static void test_guest_services(void **s)
 {
 	struct guest_lifecycle *lc = new_lc(-1);
@@ -322,6 +367,8 @@ int main(void)
 		cmocka_unit_test_setup(test_vcpu_start_failure, setup),
 		cmocka_unit_test_setup(test_bad_config_and_bad_kernel, setup),
 		cmocka_unit_test_setup(test_guest_services, setup),
+		cmocka_unit_test_setup(test_device_initialization_failure, setup),
+		cmocka_unit_test_setup(test_too_many_virtio_devices, setup),
 		cmocka_unit_test_setup(test_serial_socket_carries_output, setup),
 		cmocka_unit_test_setup(test_device_overlap, setup),
 		cmocka_unit_test(test_error_names),

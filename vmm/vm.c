@@ -115,6 +115,33 @@ static int vm_entropy(void *ctx, void *buf, size_t len)
 	return 0;
 }
 
+/* Block file I/O: one place, so the determinism layer sees every byte the
+ * host hands the guest. */
+static ssize_t vm_block_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
+{
+	struct vm *vm = ctx;
+	ssize_t n = pread(fd, buf, len, off);
+	if (n > 0 && vm->have_sink && vm->sink.host_input)
+		vm->sink.host_input(vm->sink.ctx, "block", buf, (uint64_t)n);
+	return n;
+}
+
+static ssize_t vm_block_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off)
+{
+	return pwrite(fd, buf, len, off);
+}
+
+static int vm_block_fdatasync(void *ctx, int fd)
+{
+	return fdatasync(fd) == 0 ? 0 : -errno;
+}
+
+/* How many virtio-mmio slots a config asks for. */
+static unsigned virtio_wanted(const struct guest_config *c)
+{
+	return (unsigned)c->n_block_devices + (c->has_virtio_rng && c->virtio_rng);
+}
+
 static enum guest_error add_virtio(struct vm *vm, struct virtio_device *dev, char *err,
                                    size_t errlen)
 {
@@ -226,6 +253,31 @@ static enum guest_error build(struct vm *vm, const struct vm_params *p, char *er
 	if (e)
 		return e;
 
+	if (virtio_wanted(&vm->cfg) > VM_MAX_VIRTIO)
+		return fail(err, errlen, GUEST_ERR_BAD_CONFIG,
+		            "%u virtio devices requested; this machine has %d virtio-mmio slots",
+		            virtio_wanted(&vm->cfg), VM_MAX_VIRTIO);
+	for (size_t i = 0; i < vm->cfg.n_block_devices; i++) {
+		const struct block_spec *bs = &vm->cfg.block_devices[i];
+		struct virtio_block *b = calloc(1, sizeof(*b));
+		if (!b)
+			return fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "out of memory");
+		vm->blocks[vm->nblocks++] = b;
+		static const enum block_dev_mode modes[] = {
+			[BLOCK_READ_WRITE] = BLOCK_DEV_READ_WRITE,
+			[BLOCK_READ_ONLY] = BLOCK_DEV_READ_ONLY,
+			[BLOCK_VOLATILE_WRITE] = BLOCK_DEV_VOLATILE,
+		};
+		struct block_io io = { vm, vm_block_pread, vm_block_pwrite, vm_block_fdatasync };
+		r = virtio_block_init(b, bs->fd, modes[bs->mode], bs->id, &io);
+		if (r < 0)
+			return fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
+			            "block device \"%s\": %s", bs->id,
+			            r == -EINVAL ? "not a regular file or block device" : strerror(-r));
+		e = add_virtio(vm, &b->dev, err, errlen);
+		if (e)
+			return e;
+	}
 	if (vm->cfg.has_virtio_rng && vm->cfg.virtio_rng) {
 		vm->rng = calloc(1, sizeof(*vm->rng));
 		if (!vm->rng)
@@ -457,6 +509,10 @@ void vm_destroy(struct vm *vm)
 	if (vm->uart)
 		uart8250_destroy(vm->uart);
 	free(vm->rng);
+	for (unsigned i = 0; i < vm->nblocks; i++) {
+		virtio_block_destroy(vm->blocks[i]);
+		free(vm->blocks[i]);
+	}
 	gm_destroy(&vm->mem);
 	if (vm->serial_peer_fd >= 0) {
 		close(vm->serial_fd);

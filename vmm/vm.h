@@ -15,6 +15,7 @@
 
 #include "bus.h"
 #include "devices/i8042.h"
+#include "devices/block.h"
 #include "devices/rng.h"
 #include "devices/uart8250.h"
 #include "events.h"
@@ -64,6 +65,8 @@ struct vm {
 	struct vm_virtio_slot virtio[VM_MAX_VIRTIO];
 	unsigned nvirtio;
 	struct virtio_rng *rng;
+	struct virtio_block *blocks[GC_MAX_BLOCK_DEVICES];
+	unsigned nblocks;
 
 	struct uart8250 *uart;
 	struct i8042 kbd;

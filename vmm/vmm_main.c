@@ -41,6 +41,9 @@ static const char usage[] =
 	"  --cmdline-add STRING  append to the command line (repeatable)\n"
 	"  --cpus N              number of vCPUs (default 1)\n"
 	"  --memory SIZE         guest memory, e.g. 256M or 1G (default 256M)\n"
+	"  --block FILE[,OPT...] a virtio-blk disk (repeatable); OPT: rw (default),\n"
+	"                        ro, volatile (writes kept in memory), id=NAME\n"
+	"  --virtio-rng          a virtio-rng device\n"
 	"  --backend NAME        kvm (default) or sim\n"
 	"  --hv-device PATH      hypervisor device for kvm (default /dev/kvm)\n"
 	"  --script FILE         sim: the exit script to replay (required with sim)\n"
@@ -52,7 +55,7 @@ static const char usage[] =
 
 enum {
 	OPT_KERNEL = 256, OPT_KERNEL_TYPE, OPT_RAMDISK, OPT_CMDLINE, OPT_CMDLINE_ADD, OPT_CPUS,
-	OPT_MEMORY, OPT_BACKEND, OPT_HV_DEVICE, OPT_SCRIPT, OPT_RECORD, OPT_SERIAL,
+	OPT_MEMORY, OPT_BLOCK, OPT_VIRTIO_RNG, OPT_BACKEND, OPT_HV_DEVICE, OPT_SCRIPT, OPT_RECORD, OPT_SERIAL,
 };
 
 static const struct option run_opts[] = {
@@ -63,6 +66,8 @@ static const struct option run_opts[] = {
 	{ "cmdline-add", required_argument, 0, OPT_CMDLINE_ADD },
 	{ "cpus", required_argument, 0, OPT_CPUS },
 	{ "memory", required_argument, 0, OPT_MEMORY },
+	{ "block", required_argument, 0, OPT_BLOCK },
+	{ "virtio-rng", no_argument, 0, OPT_VIRTIO_RNG },
 	{ "backend", required_argument, 0, OPT_BACKEND },
 	{ "hv-device", required_argument, 0, OPT_HV_DEVICE },
 	{ "script", required_argument, 0, OPT_SCRIPT },
@@ -90,6 +95,60 @@ static int open_ro(const char *what, const char *path, int *fd)
 		return -1;
 	}
 	return 0;
+}
+
+/* --block FILE[,rw|ro|volatile][,id=NAME] -> one more BlockSpec. */
+static int add_block(struct guest_config *cfg, const char *arg)
+{
+	char *spec = strdup(arg), *save = NULL;
+	if (!spec)
+		return -1;
+	char *path = strtok_r(spec, ",", &save);
+	struct block_spec b = { .mode = BLOCK_READ_WRITE, .format = BLOCK_FORMAT_FILE, .fd = -1 };
+	snprintf(b.id, sizeof(b.id), "disk%zu", cfg->n_block_devices);
+	int rc = -1;
+	if (!path || !*path) {
+		fprintf(stderr, "vmm: --block needs a file\n");
+		goto out;
+	}
+	for (char *o; (o = strtok_r(NULL, ",", &save));) {
+		if (strcmp(o, "rw") == 0)
+			b.mode = BLOCK_READ_WRITE;
+		else if (strcmp(o, "ro") == 0)
+			b.mode = BLOCK_READ_ONLY;
+		else if (strcmp(o, "volatile") == 0)
+			b.mode = BLOCK_VOLATILE_WRITE;
+		else if (strncmp(o, "id=", 3) == 0) {
+			if (strlen(o + 3) > GC_MAX_BLOCK_DEVICE_ID) {
+				fprintf(stderr, "vmm: --block %s: id longer than %d bytes\n", arg,
+				        GC_MAX_BLOCK_DEVICE_ID);
+				goto out;
+			}
+			snprintf(b.id, sizeof(b.id), "%s", o + 3);
+		} else {
+			fprintf(stderr, "vmm: --block %s: unknown option '%s' (rw, ro, volatile, id=)\n",
+			        arg, o);
+			goto out;
+		}
+	}
+	b.fd = open(path, (b.mode == BLOCK_READ_WRITE ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (b.fd < 0) {
+		fprintf(stderr, "vmm: cannot open block image '%s': %s\n", path, strerror(errno));
+		goto out;
+	}
+	struct block_spec *n = realloc(cfg->block_devices,
+	                               (cfg->n_block_devices + 1) * sizeof(*n));
+	if (!n) {
+		close(b.fd);
+		goto out;
+	}
+	cfg->block_devices = n;
+	cfg->block_devices[cfg->n_block_devices++] = b;
+	cfg->has_block_devices = true;
+	rc = 0;
+out:
+	free(spec);
+	return rc;
 }
 
 /* SIGINT/SIGTERM become GuestLifecycle.Stop: a thread waits for them (Stop is
@@ -175,6 +234,14 @@ static int cmd_run(int argc, char **argv)
 			}
 			cfg.has_guest_memory = true;
 			cfg.guest_memory = v;
+			break;
+		case OPT_BLOCK:
+			if (add_block(&cfg, optarg) < 0)
+				goto out;
+			break;
+		case OPT_VIRTIO_RNG:
+			cfg.has_virtio_rng = true;
+			cfg.virtio_rng = true;
 			break;
 		case OPT_BACKEND: backend = optarg; break;
 		case OPT_HV_DEVICE: hv_device = optarg; break;
