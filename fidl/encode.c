@@ -27,7 +27,7 @@ void fidl_msg_close_handles(struct fidl_msg *m)
 	}
 }
 
-static void fail(struct fidl_enc *e, int status, const char *why)
+void fidl_enc_fail(struct fidl_enc *e, int status, const char *why)
 {
 	if (e->status == ZX_OK) {
 		e->status = status;
@@ -42,7 +42,7 @@ static bool in_bounds(struct fidl_enc *e, uint32_t off, size_t n)
 	if (e->status != ZX_OK)
 		return false;
 	if ((uint64_t)off + n > e->m->num_bytes) {
-		fail(e, ZX_ERR_INTERNAL, "encoder write outside allocated objects");
+		fidl_enc_fail(e, ZX_ERR_INTERNAL, "encoder write outside allocated objects");
 		return false;
 	}
 	return true;
@@ -82,7 +82,7 @@ uint32_t fidl_enc_alloc(struct fidl_enc *e, uint32_t size)
 	uint64_t off = e->m->num_bytes;
 	uint64_t end = (off + size + 7) & ~7ull;
 	if (end > FIDL_MAX_MSG_BYTES) {
-		fail(e, ZX_ERR_BUFFER_TOO_SMALL, "message larger than 64 KiB");
+		fidl_enc_fail(e, ZX_ERR_BUFFER_TOO_SMALL, "message larger than 64 KiB");
 		return 0;
 	}
 	memset(e->m->bytes + off, 0, end - off);
@@ -111,7 +111,7 @@ void fidl_enc_handle(struct fidl_enc *e, uint32_t off, int fd)
 		return;
 	}
 	if (e->m->num_handles >= FIDL_MAX_MSG_HANDLES) {
-		fail(e, ZX_ERR_OUT_OF_RANGE, "more than 64 handles");
+		fidl_enc_fail(e, ZX_ERR_OUT_OF_RANGE, "more than 64 handles");
 		return;
 	}
 	fidl_enc_u32(e, off, FIDL_HANDLE_PRESENT);
@@ -125,7 +125,7 @@ static bool deeper(struct fidl_enc *e)
 	if (e->status != ZX_OK)
 		return false;
 	if (e->depth + 1 > FIDL_MAX_DEPTH) {
-		fail(e, ZX_ERR_INVALID_ARGS, "recursion depth over 32");
+		fidl_enc_fail(e, ZX_ERR_INVALID_ARGS, "recursion depth over 32");
 		return false;
 	}
 	e->depth++;
@@ -140,11 +140,11 @@ void fidl_enc_string_n(struct fidl_enc *e, uint32_t off, const char *s, size_t n
 		return;
 	}
 	if (n > UINT32_MAX) {
-		fail(e, ZX_ERR_OUT_OF_RANGE, "string too long");
+		fidl_enc_fail(e, ZX_ERR_OUT_OF_RANGE, "string too long");
 		return;
 	}
 	if (!fidl_utf8_valid((const uint8_t *)s, n)) {
-		fail(e, ZX_ERR_INVALID_ARGS, "string is not UTF-8");
+		fidl_enc_fail(e, ZX_ERR_INVALID_ARGS, "string is not UTF-8");
 		return;
 	}
 	fidl_enc_u64(e, off, n);
@@ -167,7 +167,7 @@ uint32_t fidl_enc_vector_begin(struct fidl_enc *e, uint32_t off, uint32_t count,
 	fidl_enc_u64(e, off, count);
 	fidl_enc_u64(e, off + 8, FIDL_ALLOC_PRESENT);
 	if ((uint64_t)count * elem_size > FIDL_MAX_MSG_BYTES) {
-		fail(e, ZX_ERR_BUFFER_TOO_SMALL, "vector larger than a message");
+		fidl_enc_fail(e, ZX_ERR_BUFFER_TOO_SMALL, "vector larger than a message");
 		return 0;
 	}
 	if (!deeper(e))
@@ -219,7 +219,7 @@ void fidl_enc_env_end(struct fidl_enc *e, struct fidl_enc_env *v)
 	if (v->inl) {
 		/* An inline payload has no out-of-line objects of its own. */
 		if (e->m->num_bytes != v->start_bytes) {
-			fail(e, ZX_ERR_INTERNAL, "inline envelope payload allocated objects");
+			fidl_enc_fail(e, ZX_ERR_INTERNAL, "inline envelope payload allocated objects");
 			return;
 		}
 		fidl_enc_u16(e, v->env_off + 4, (uint16_t)handles);
@@ -236,7 +236,7 @@ uint32_t fidl_enc_field_begin(struct fidl_enc *e, struct fidl_enc_env *v,
                               uint32_t envs, uint32_t ordinal, uint32_t size)
 {
 	if (ordinal == 0) {
-		fail(e, ZX_ERR_INTERNAL, "table ordinals start at 1");
+		fidl_enc_fail(e, ZX_ERR_INTERNAL, "table ordinals start at 1");
 		return 0;
 	}
 	return fidl_enc_env_begin(e, v, envs + 8 * (ordinal - 1), size);
@@ -252,6 +252,6 @@ uint32_t fidl_enc_union_begin(struct fidl_enc *e, struct fidl_enc_env *v,
 int fidl_enc_finish(struct fidl_enc *e)
 {
 	if (e->status == ZX_OK && e->depth != 0)
-		fail(e, ZX_ERR_INTERNAL, "unbalanced begin/end");
+		fidl_enc_fail(e, ZX_ERR_INTERNAL, "unbalanced begin/end");
 	return e->status;
 }

@@ -150,6 +150,9 @@ uint32_t fidl_enc_field_begin(struct fidl_enc *e, struct fidl_enc_env *v,
 uint32_t fidl_enc_union_begin(struct fidl_enc *e, struct fidl_enc_env *v,
                               uint32_t off, uint64_t ordinal, uint32_t size);
 
+/* Record an error found by a codec (e.g. a required fd that is -1). */
+void fidl_enc_fail(struct fidl_enc *e, int status, const char *why);
+
 /* Close the message: sets num_bytes. Returns ZX_OK or the first error. */
 int fidl_enc_finish(struct fidl_enc *e);
 
