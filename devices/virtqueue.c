@@ -73,8 +73,9 @@ int vq_init(struct virtqueue *vq, const struct guest_mem *mem, uint16_t size,
  * before bumping idx are visible to us. */
 static uint16_t load16_acquire(const struct virtqueue *vq, uint64_t gpa)
 {
-	uint16_t *p = gm_span(vq->mem, gpa, 2);
-	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+	uint16_t v = 0;
+	gm_load16_acquire(vq->mem, gpa, &v);
+	return v;
 }
 
 static uint16_t load16(const struct virtqueue *vq, uint64_t gpa)
@@ -86,8 +87,7 @@ static uint16_t load16(const struct virtqueue *vq, uint64_t gpa)
 
 static void store16_release(const struct virtqueue *vq, uint64_t gpa, uint16_t v)
 {
-	uint16_t *p = gm_span(vq->mem, gpa, 2);
-	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+	gm_store16_release(vq->mem, gpa, v);
 }
 
 static int add_buf(struct virtqueue *vq, struct vq_chain *c, const struct desc *d, bool *seen_write)

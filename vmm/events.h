@@ -5,12 +5,16 @@
  * vCPU loop calls these under the vm's event lock, so the order seen by a sink
  * is a total order across vCPUs. A recorder is a sink; the sim backend replays
  * what a recorder saw. Devices never read time, randomness or host I/O except
- * through hooks that pass here.
+ * through hooks that pass here. A replayer stands in for the host's inputs
+ * through an ev_source.
  */
 #ifndef VMM_EVENTS_H
 #define VMM_EVENTS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "hv.h"
 
@@ -27,6 +31,28 @@ struct ev_sink {
 	/* Bytes that entered the vmm from the host for a device: entropy handed
 	 * to virtio-rng, serial input, block reads. May be NULL. */
 	void (*host_input)(void *ctx, const char *device, const void *data, uint64_t len);
+	/* Guest memory a device read / wrote while the vmm handled an exit, in
+	 * the order it happened (guest_mem's observer). Reads are inputs (replay
+	 * writes them back before handing the exit out); writes are outputs.
+	 * May be NULL. */
+	void (*mem_read)(void *ctx, uint64_t gpa, const void *data, uint64_t len);
+	void (*mem_write)(void *ctx, uint64_t gpa, const void *data, uint64_t len);
+};
+
+/* Where host inputs come from when they are not the host's: a replayer feeds
+ * the recorded bytes back through these, so replay needs no entropy pool,
+ * no disk image and no kernel. Any hook may be NULL (the host's own source
+ * is used). The vmm still announces what it got to the sink. */
+struct ev_source {
+	void *ctx;
+	/* Exactly len bytes for virtio-rng. 0 or -errno. */
+	int (*entropy)(void *ctx, void *buf, size_t len);
+	/* A block read completion: as pread(2) on the disk (returns bytes or
+	 * -1 with errno set). */
+	ssize_t (*block_read)(void *ctx, void *buf, size_t len, off_t off);
+	/* Create loads no kernel: no vCPU executes guest code on this backend,
+	 * and every byte a device reads comes from the recording. */
+	bool kernel_less;
 };
 
 #endif

@@ -102,6 +102,8 @@ int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len)
 	if (!p)
 		return -EFAULT;
 	memcpy(dst, p, len);
+	if (gm->obs.read)
+		gm->obs.read(gm->obs.ctx, gpa, dst, len);
 	return 0;
 }
 
@@ -113,6 +115,8 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t
 	if (!p)
 		return -EFAULT;
 	memcpy(p, src, len);
+	if (gm->obs.write)
+		gm->obs.write(gm->obs.ctx, gpa, src, len);
 	return 0;
 }
 
@@ -124,6 +128,30 @@ int gm_fill(const struct guest_mem *gm, uint64_t gpa, int byte, uint64_t len)
 	if (!p)
 		return -EFAULT;
 	memset(p, byte, len);
+	if (gm->obs.write)
+		gm->obs.write(gm->obs.ctx, gpa, p, len);
+	return 0;
+}
+
+int gm_load16_acquire(const struct guest_mem *gm, uint64_t gpa, uint16_t *out)
+{
+	uint16_t *p = gm_span(gm, gpa, 2);
+	if (!p)
+		return -EFAULT;
+	*out = __atomic_load_n(p, __ATOMIC_ACQUIRE);
+	if (gm->obs.read)
+		gm->obs.read(gm->obs.ctx, gpa, out, 2);
+	return 0;
+}
+
+int gm_store16_release(const struct guest_mem *gm, uint64_t gpa, uint16_t v)
+{
+	uint16_t *p = gm_span(gm, gpa, 2);
+	if (!p)
+		return -EFAULT;
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+	if (gm->obs.write)
+		gm->obs.write(gm->obs.ctx, gpa, &v, 2);
 	return 0;
 }
 

@@ -6,6 +6,10 @@
  * a device goes through gm_read / gm_write / gm_span, which refuse any range
  * that is not wholly inside one RAM region (overflow-safe). Nothing else does
  * pointer arithmetic on guest addresses.
+ *
+ * An optional observer sees every byte the vmm reads or writes through those
+ * accessors (not gm_span, which hands out a pointer): the recorder uses it to
+ * capture what devices read from and wrote to guest memory.
  */
 #ifndef VMM_GUEST_MEM_H
 #define VMM_GUEST_MEM_H
@@ -25,12 +29,19 @@ struct gm_region {
 	uint64_t offset;  /* offset in the memfd and in the host mapping */
 };
 
+struct gm_observer {
+	void *ctx;
+	void (*read)(void *ctx, uint64_t gpa, const void *data, uint64_t len);
+	void (*write)(void *ctx, uint64_t gpa, const void *data, uint64_t len);
+};
+
 struct guest_mem {
 	int fd;            /* memfd; shareable with device processes */
 	uint8_t *host;     /* mapping of the whole memfd */
 	uint64_t size;     /* total RAM bytes */
 	unsigned nregions;
 	struct gm_region regions[GM_MAX_REGIONS];
+	struct gm_observer obs; /* zeroed: none */
 };
 
 /* Create guest RAM of `size` bytes (page-aligned, > 0). Returns 0 or -errno. */
@@ -49,6 +60,10 @@ bool gm_valid(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len);
 int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len);
 int gm_fill(const struct guest_mem *gm, uint64_t gpa, int byte, uint64_t len);
+/* 16-bit loads and stores with acquire / release ordering (virtqueue
+ * indices shared with a running driver), observed like gm_read / gm_write. */
+int gm_load16_acquire(const struct guest_mem *gm, uint64_t gpa, uint16_t *out);
+int gm_store16_release(const struct guest_mem *gm, uint64_t gpa, uint16_t v);
 
 /* Highest guest-physical address + 1 below 4 GiB that is RAM. */
 uint64_t gm_low_end(const struct guest_mem *gm);

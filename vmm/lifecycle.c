@@ -79,6 +79,7 @@ enum guest_error lc_create(struct guest_lifecycle *lc, struct guest_config *cfg,
 		.hv_fd = lc->opt.hv_fd,
 		.backend_arg = lc->opt.backend_arg,
 		.sink = lc->opt.sink,
+		.source = lc->opt.source,
 		.serial_fd = lc->opt.serial_fd,
 	};
 	e = vm_create(&p, cfg, &lc->vm, err, errlen);

@@ -29,6 +29,7 @@ struct lc_options {
 	int hv_fd;                /* hypervisor handle (/dev/kvm fd) or -1 */
 	void *backend_arg;        /* backend-specific (struct sim_config * for sim) */
 	const struct ev_sink *sink; /* recorder or checker; NULL for none */
+	const struct ev_source *source; /* replayed host inputs; NULL: the host's */
 	int serial_fd;            /* where UART output goes; -1: a socket Guest.GetSerial hands out */
 };
 

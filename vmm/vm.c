@@ -101,6 +101,13 @@ static int vm_entropy(void *ctx, void *buf, size_t len)
 	struct vm *vm = ctx;
 	uint8_t *p = buf;
 	size_t done = 0;
+	if (vm->have_source && vm->source.entropy) {
+		/* Replay: the recorded bytes, not the host's. */
+		int r = vm->source.entropy(vm->source.ctx, buf, len);
+		if (r < 0)
+			return r;
+		done = len;
+	}
 	while (done < len) {
 		ssize_t n = getrandom(p + done, len - done, 0);
 		if (n < 0) {
@@ -120,7 +127,9 @@ static int vm_entropy(void *ctx, void *buf, size_t len)
 static ssize_t vm_block_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
 {
 	struct vm *vm = ctx;
-	ssize_t n = pread(fd, buf, len, off);
+	ssize_t n = vm->have_source && vm->source.block_read
+	                    ? vm->source.block_read(vm->source.ctx, buf, len, off)
+	                    : pread(fd, buf, len, off);
 	if (n > 0 && vm->have_sink && vm->sink.host_input)
 		vm->sink.host_input(vm->sink.ctx, "block", buf, (uint64_t)n);
 	return n;
@@ -294,6 +303,8 @@ static enum guest_error build(struct vm *vm, const struct vm_params *p, char *er
 		return fail(err, errlen, GUEST_ERR_GUEST_INITIALIZATION_FAILURE,
 		            "cannot write the MP table for %u cpus: %s", vm->ncpus, strerror(-r));
 
+	if (vm->have_source && vm->source.kernel_less)
+		goto vcpus; /* replay: devices read only recorded memory */
 	char *cmdline = gc_full_cmdline(&vm->cfg);
 	if (!cmdline)
 		return fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "out of memory");
@@ -303,6 +314,7 @@ static enum guest_error build(struct vm *vm, const struct vm_params *p, char *er
 	if (e)
 		return e;
 
+vcpus:
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		vm->vcpus[i].vm = vm;
 		vm->vcpus[i].id = i;
@@ -340,6 +352,10 @@ enum guest_error vm_create(const struct vm_params *p, struct guest_config *cfg,
 		vm->sink = *p->sink;
 		vm->have_sink = true;
 	}
+	if (p->source) {
+		vm->source = *p->source;
+		vm->have_source = true;
+	}
 	vm->ncpus = gc_cpus(&vm->cfg);
 	if (p->serial_fd >= 0) {
 		vm->serial_fd = p->serial_fd;
@@ -358,6 +374,12 @@ enum guest_error vm_create(const struct vm_params *p, struct guest_config *cfg,
 		vm_destroy(vm);
 		return e;
 	}
+	/* From here on guest memory changes only while an exit is handled:
+	 * what devices read and write there is part of the recording (the
+	 * loader's writes before this point are not). */
+	if (vm->have_sink && (vm->sink.mem_read || vm->sink.mem_write))
+		vm->mem.obs = (struct gm_observer){ vm->sink.ctx, vm->sink.mem_read,
+		                                    vm->sink.mem_write };
 	*out = vm;
 	return GUEST_OK;
 }

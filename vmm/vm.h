@@ -61,6 +61,8 @@ struct vm {
 	struct bus bus;
 	struct ev_sink sink;
 	bool have_sink;
+	struct ev_source source; /* replay's stand-in for host inputs */
+	bool have_source;
 
 	struct vm_virtio_slot virtio[VM_MAX_VIRTIO];
 	unsigned nvirtio;
@@ -92,6 +94,7 @@ struct vm_params {
 	int hv_fd;
 	void *backend_arg;
 	const struct ev_sink *sink;
+	const struct ev_source *source; /* NULL: the host's inputs */
 	int serial_fd; /* -1: make a socketpair */
 };
 
