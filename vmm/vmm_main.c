@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "sim-hypervisor/sim.h"
@@ -21,11 +22,13 @@
 #include "vmm/guest_config.h"
 #include "vmm/lifecycle.h"
 #include "vmm/log.h"
+#include "vmm/serve.h"
 
 #define VMM_VERSION "0.1.0"
 
 static const char usage[] =
 	"usage: vmm run --kernel FILE [options]\n"
+	"       vmm serve --channel-fd N [--hv-fd M]\n"
 	"       vmm --help | --version\n"
 	"\n"
 	"Run one virtual machine until it shuts down. Exit status: 0 when the guest\n"
@@ -51,7 +54,12 @@ static const char usage[] =
 	"                        to FILE in the script format the sim replays\n"
 	"  --serial WHERE        stdout (default) or none\n"
 	"  -v, --verbose         say more (repeat for debug)\n"
-	"  -q, --quiet           only errors\n";
+	"  -q, --quiet           only errors\n"
+	"\n"
+	"serve: answer fuchsia.virtualization/GuestLifecycle on the inherited channel\n"
+	"(a SOCK_SEQPACKET socket, fd N), as vmm_launcher starts it; --hv-fd M is the\n"
+	"hypervisor handle (/dev/kvm) it was given, -1 for none. Exits when the channel\n"
+	"closes, after stopping the guest.\n";
 
 enum {
 	OPT_KERNEL = 256, OPT_KERNEL_TYPE, OPT_RAMDISK, OPT_CMDLINE, OPT_CMDLINE_ADD, OPT_CPUS,
@@ -384,6 +392,63 @@ out:
 	return rc;
 }
 
+/* In serve mode SIGTERM/SIGINT (the launcher stopping its collection) end the
+ * channel's read side: the serve loop then stops the guest as if the client
+ * had closed it, and the vmm exits in order. */
+static void *serve_signal_thread(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	int sig;
+	if (sigwait(&set, &sig) == 0) {
+		log_info("%s: stopping", strsignal(sig));
+		shutdown(fd, SHUT_RD);
+	}
+	return NULL;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	int channel_fd = -1, hv_fd = -1;
+	char err[128];
+	uint64_t v;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if ((strcmp(a, "--channel-fd") == 0 || strcmp(a, "--hv-fd") == 0) && i + 1 < argc) {
+			const char *val = argv[++i];
+			int fdv = -1;
+			if (strcmp(val, "-1") != 0) {
+				if (parse_uint(val, 0, 1 << 20, &v, err, sizeof(err)) < 0)
+					return bad_usage("serve: %s", err);
+				fdv = (int)v;
+			}
+			if (a[2] == 'c')
+				channel_fd = fdv;
+			else
+				hv_fd = fdv;
+		} else if (strcmp(a, "-v") == 0) {
+			log_set_level(LOG_INFO);
+		} else {
+			return bad_usage("serve: unexpected argument '%s'", a);
+		}
+	}
+	if (channel_fd < 0 || fcntl(channel_fd, F_GETFD) < 0)
+		return bad_usage("%s", "serve needs --channel-fd N, an open channel");
+	if (hv_fd >= 0 && fcntl(hv_fd, F_GETFD) < 0)
+		return bad_usage("%s", "serve: --hv-fd is not an open file descriptor");
+	/* Neither handle may leak into anything this process starts. */
+	fcntl(channel_fd, F_SETFD, FD_CLOEXEC);
+	if (hv_fd >= 0)
+		fcntl(hv_fd, F_SETFD, FD_CLOEXEC);
+	pthread_t t;
+	pthread_create(&t, NULL, serve_signal_thread, (void *)(intptr_t)channel_fd);
+	pthread_detach(t);
+	return vmm_serve(channel_fd, &hv_kvm_ops, hv_fd);
+}
+
 int main(int argc, char **argv)
 {
 	/* Blocked in every thread (vCPU threads inherit the mask); only the
@@ -407,5 +472,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
 	return bad_usage("unknown command '%s'", argv[1]);
 }

@@ -1,0 +1,288 @@
+/* vmm/serve.c - see serve.h. */
+#include "serve.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fidl/channel.h"
+#include "fidl/virtualization.h"
+#include "vmm/lifecycle.h"
+#include "vmm/log.h"
+
+#define SERVE_MAX_GUEST_CHANNELS 16
+
+struct server {
+	int lifecycle_fd;
+	int guest_fds[SERVE_MAX_GUEST_CHANNELS];
+	unsigned nguest;
+	struct guest_lifecycle *lc;
+	pthread_mutex_t send_lock; /* the run thread answers Run concurrently */
+	pthread_t run_thread;
+	bool run_thread_live;
+	uint32_t run_txid;
+	int32_t epitaph; /* non-zero: the lifecycle channel ends with this */
+	struct fidl_msg in, out;
+};
+
+static int send_msg(struct server *s, int fd, struct fidl_msg *m)
+{
+	pthread_mutex_lock(&s->send_lock);
+	int r = fidl_chan_send(fd, m);
+	pthread_mutex_unlock(&s->send_lock);
+	if (r != ZX_OK && r != ZX_ERR_PEER_CLOSED)
+		log_warn("reply could not be sent: %d", r);
+	return r;
+}
+
+/* Reply with a GuestError result union (0 means success). */
+static void reply_result(struct server *s, int fd, uint32_t txid, uint64_t ordinal,
+                         enum guest_error e, int handle)
+{
+	struct fidl_msg *m = malloc(sizeof(*m));
+	if (!m)
+		return;
+	struct fv_result r = { .which = e ? FIDL_RESULT_ERR : FIDL_RESULT_RESPONSE,
+	                       .err = (int32_t)e, .fd = handle };
+	if (fv_enc_result(m, txid, ordinal, FV_ERR_GUEST_ERROR, handle >= 0 || ordinal == FV_ORD_GUEST_GET_CONSOLE,
+	                  &r) == ZX_OK)
+		send_msg(s, fd, m);
+	free(m);
+}
+
+static void *run_main(void *arg)
+{
+	struct server *s = arg;
+	enum guest_error e = lc_run(s->lc);
+	if (e)
+		log_info("Run returns %s: %s", guest_error_name(e), lc_last_error(s->lc));
+	reply_result(s, s->lifecycle_fd, s->run_txid, FV_ORD_LIFECYCLE_RUN, e, -1);
+	return NULL;
+}
+
+static void join_run(struct server *s)
+{
+	if (s->run_thread_live) {
+		pthread_join(s->run_thread, NULL);
+		s->run_thread_live = false;
+	}
+}
+
+static void close_guest_channel(struct server *s, unsigned i, int32_t epitaph)
+{
+	if (epitaph)
+		fidl_chan_close_with_epitaph(s->guest_fds[i], epitaph);
+	else
+		close(s->guest_fds[i]);
+	s->guest_fds[i] = s->guest_fds[--s->nguest];
+}
+
+/* One GuestLifecycle message. Returns false when the channel must close. */
+static bool lifecycle_msg(struct server *s)
+{
+	struct fidl_dec d;
+	if (fidl_dec_init(&d, &s->in) != ZX_OK) {
+		log_warn("GuestLifecycle: malformed header: %s", d.err ? d.err : "?");
+		s->epitaph = d.status;
+		return false;
+	}
+	uint32_t txid = d.hdr.txid;
+	switch (d.hdr.ordinal) {
+	case FV_ORD_LIFECYCLE_CREATE: {
+		struct guest_config cfg;
+		gc_init(&cfg);
+		if (fv_dec_create_req(&d, &cfg) != ZX_OK) {
+			log_warn("GuestLifecycle.Create: %s", d.err ? d.err : "malformed");
+			gc_free(&cfg);
+			s->epitaph = ZX_ERR_INVALID_ARGS;
+			return false;
+		}
+		char err[512];
+		enum guest_error e = lc_create(s->lc, &cfg, err, sizeof(err));
+		if (e)
+			log_warn("GuestLifecycle.Create: %s: %s", guest_error_name(e), err);
+		reply_result(s, s->lifecycle_fd, txid, FV_ORD_LIFECYCLE_CREATE, e, -1);
+		return true;
+	}
+	case FV_ORD_LIFECYCLE_BIND: {
+		int guest = -1;
+		if (fv_dec_handle_body(&d, &guest) != ZX_OK) {
+			s->epitaph = ZX_ERR_INVALID_ARGS;
+			return false;
+		}
+		enum guest_error e = lc_bind(s->lc);
+		if (e == GUEST_OK && s->nguest == SERVE_MAX_GUEST_CHANNELS)
+			e = GUEST_ERR_DUPLICATE_PUBLIC_SERVICES;
+		if (e) {
+			/* The seed: outside Create..Stop the channel is closed at once. */
+			close(guest);
+		} else {
+			s->guest_fds[s->nguest++] = guest;
+		}
+		reply_result(s, s->lifecycle_fd, txid, FV_ORD_LIFECYCLE_BIND, e, -1);
+		return true;
+	}
+	case FV_ORD_LIFECYCLE_RUN: {
+		if (fv_dec_empty(&d) != ZX_OK) {
+			s->epitaph = ZX_ERR_INVALID_ARGS;
+			return false;
+		}
+		if (s->run_thread_live) {
+			/* A Run is in progress; answer this one at once. */
+			reply_result(s, s->lifecycle_fd, txid, FV_ORD_LIFECYCLE_RUN,
+			             GUEST_ERR_ALREADY_RUNNING, -1);
+			return true;
+		}
+		s->run_txid = txid;
+		if (pthread_create(&s->run_thread, NULL, run_main, s) != 0) {
+			reply_result(s, s->lifecycle_fd, txid, FV_ORD_LIFECYCLE_RUN,
+			             GUEST_ERR_INTERNAL_ERROR, -1);
+			return true;
+		}
+		s->run_thread_live = true;
+		return true;
+	}
+	case FV_ORD_LIFECYCLE_STOP: {
+		if (fv_dec_empty(&d) != ZX_OK) {
+			s->epitaph = ZX_ERR_INVALID_ARGS;
+			return false;
+		}
+		lc_stop(s->lc);
+		/* Run's answer goes out before Stop's. */
+		join_run(s);
+		while (s->nguest)
+			close_guest_channel(s, s->nguest - 1, 0);
+		if (fv_enc_empty(&s->out, txid, FV_ORD_LIFECYCLE_STOP) == ZX_OK)
+			send_msg(s, s->lifecycle_fd, &s->out);
+		return true;
+	}
+	default:
+		log_warn("GuestLifecycle: unknown method ordinal 0x%016llx: closing",
+		         (unsigned long long)d.hdr.ordinal);
+		fidl_msg_close_handles(&s->in);
+		s->epitaph = ZX_ERR_NOT_SUPPORTED;
+		return false;
+	}
+}
+
+/* One Guest message on guest channel i. */
+static void guest_msg(struct server *s, unsigned i)
+{
+	int fd = s->guest_fds[i];
+	struct fidl_dec d;
+	if (fidl_dec_init(&d, &s->in) != ZX_OK) {
+		close_guest_channel(s, i, d.status);
+		return;
+	}
+	uint32_t txid = d.hdr.txid;
+	int out = -1, req = -1;
+	enum guest_error e;
+	switch (d.hdr.ordinal) {
+	case FV_ORD_GUEST_GET_SERIAL:
+		if (fv_dec_empty(&d) != ZX_OK)
+			break;
+		e = guest_get_serial(s->lc, &out);
+		if (e) {
+			/* GetSerial cannot fail on the wire: the channel closes instead. */
+			close_guest_channel(s, i, ZX_ERR_UNAVAILABLE);
+			return;
+		}
+		if (fv_enc_handle_body(&s->out, txid, FV_ORD_GUEST_GET_SERIAL, out) == ZX_OK)
+			send_msg(s, fd, &s->out);
+		close(out);
+		return;
+	case FV_ORD_GUEST_GET_CONSOLE:
+		if (fv_dec_empty(&d) != ZX_OK)
+			break;
+		e = guest_get_console(s->lc, &out);
+		reply_result(s, fd, txid, FV_ORD_GUEST_GET_CONSOLE, e, out);
+		if (out >= 0)
+			close(out);
+		return;
+	case FV_ORD_GUEST_GET_HOST_VSOCK_ENDPOINT:
+	case FV_ORD_GUEST_GET_BALLOON_CONTROLLER:
+		if (fv_dec_handle_body(&d, &req) != ZX_OK)
+			break;
+		e = d.hdr.ordinal == FV_ORD_GUEST_GET_HOST_VSOCK_ENDPOINT
+		        ? guest_get_host_vsock_endpoint(s->lc, &out)
+		        : guest_get_balloon_controller(s->lc, &out);
+		/* The server end is served by the device once it exists; without the
+		 * device it is closed with the error. */
+		close(req);
+		if (out >= 0)
+			close(out);
+		reply_result(s, fd, txid, d.hdr.ordinal, e, -1);
+		return;
+	default:
+		fidl_msg_close_handles(&s->in);
+		close_guest_channel(s, i, ZX_ERR_NOT_SUPPORTED);
+		return;
+	}
+	close_guest_channel(s, i, ZX_ERR_INVALID_ARGS);
+}
+
+int vmm_serve(int channel_fd, const struct hv_ops *hv, int hv_fd)
+{
+	struct server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return 1;
+	s->lifecycle_fd = channel_fd;
+	pthread_mutex_init(&s->send_lock, NULL);
+	struct lc_options o = { .hv = hv, .hv_fd = hv_fd, .serial_fd = -1 };
+	s->lc = lc_new(&o);
+	int rc = 0;
+	for (;;) {
+		struct pollfd p[1 + SERVE_MAX_GUEST_CHANNELS];
+		p[0] = (struct pollfd){ .fd = s->lifecycle_fd, .events = POLLIN };
+		for (unsigned i = 0; i < s->nguest; i++)
+			p[1 + i] = (struct pollfd){ .fd = s->guest_fds[i], .events = POLLIN };
+		unsigned n = 1 + s->nguest;
+		if (poll(p, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents) {
+			int r = fidl_chan_recv(s->lifecycle_fd, &s->in);
+			if (r == ZX_ERR_PEER_CLOSED) {
+				log_info("GuestLifecycle channel closed: stopping the guest");
+				break;
+			}
+			if (r != ZX_OK)
+				s->epitaph = r;
+			if (r != ZX_OK || !lifecycle_msg(s)) {
+				rc = 1;
+				break;
+			}
+		}
+		for (unsigned i = n - 1; i >= 1; i--) {
+			unsigned gi = i - 1;
+			if (gi >= s->nguest || !p[i].revents || p[i].fd != s->guest_fds[gi])
+				continue;
+			int r = fidl_chan_recv(s->guest_fds[gi], &s->in);
+			if (r == ZX_OK)
+				guest_msg(s, gi);
+			else
+				close_guest_channel(s, gi, r == ZX_ERR_PEER_CLOSED ? 0 : r);
+		}
+	}
+	/* Stop the guest and let Run answer before the channel ends, so the
+	 * epitaph (if any) is the last message and no thread writes to a closed
+	 * (and maybe reused) fd number. */
+	lc_stop(s->lc);
+	join_run(s);
+	while (s->nguest)
+		close_guest_channel(s, s->nguest - 1, 0);
+	lc_free(s->lc);
+	if (s->epitaph)
+		fidl_chan_send_epitaph(s->lifecycle_fd, s->epitaph);
+	close(s->lifecycle_fd);
+	pthread_mutex_destroy(&s->send_lock);
+	free(s);
+	return rc;
+}
