@@ -24,11 +24,34 @@ static uint64_t ring(unsigned q, unsigned part)
 	return VD_RING_BASE + (uint64_t)q * VD_RING_STRIDE + part * 0x1000ull;
 }
 
+uint64_t vd_cfg_read(struct vdriver *d, uint32_t off, unsigned size)
+{
+	return virtio_mmio_bus_ops.read(&d->mmio, VIRTIO_MMIO_CONFIG + off, size);
+}
+
+void vd_cfg_write(struct vdriver *d, uint32_t off, unsigned size, uint64_t v)
+{
+	virtio_mmio_bus_ops.write(&d->mmio, VIRTIO_MMIO_CONFIG + off, size, v);
+}
+
+uint32_t vd_ack(struct vdriver *d)
+{
+	uint32_t st = vd_read32(d, 0x60);
+	vd_write32(d, 0x64, st);
+	return st;
+}
+
 uint32_t vd_start(struct vdriver *d, struct virtio_device *dev, uint64_t features,
                   unsigned nqueues)
 {
+	return vd_start_mem(d, dev, features, nqueues, VD_RAM);
+}
+
+uint32_t vd_start_mem(struct vdriver *d, struct virtio_device *dev, uint64_t features,
+                      unsigned nqueues, uint64_t ram)
+{
 	memset(d, 0, sizeof(*d));
-	if (gm_create(&d->mem, VD_RAM) < 0)
+	if (gm_create(&d->mem, ram) < 0)
 		return 0;
 	d->heap_next = VD_HEAP;
 	virtio_mmio_init(&d->mmio, dev, &d->mem, set_irq, d);

@@ -36,7 +36,15 @@ struct vdriver {
  * queues of VD_QSZ, reach DRIVER_OK. Returns the final status register. */
 uint32_t vd_start(struct vdriver *d, struct virtio_device *dev, uint64_t features,
                   unsigned nqueues);
+/* vd_start with `ram` bytes of guest memory instead of VD_RAM. */
+uint32_t vd_start_mem(struct vdriver *d, struct virtio_device *dev, uint64_t features,
+                      unsigned nqueues, uint64_t ram);
 void vd_stop(struct vdriver *d);
+/* Config space access of 1, 2, 4 or 8 bytes at config offset `off`. */
+uint64_t vd_cfg_read(struct vdriver *d, uint32_t off, unsigned size);
+void vd_cfg_write(struct vdriver *d, uint32_t off, unsigned size, uint64_t v);
+/* Driver-side interrupt handling: read InterruptStatus, acknowledge it all. */
+uint32_t vd_ack(struct vdriver *d);
 uint32_t vd_read32(struct vdriver *d, uint64_t off);
 void vd_write32(struct vdriver *d, uint64_t off, uint32_t v);
 /* Carve len bytes (zeroed) from the heap; returns the gpa. */
