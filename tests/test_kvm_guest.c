@@ -5,6 +5,11 @@
  * its UART output is captured from a socketpair, and the expected lines (every
  * vCPU's hello, the command line echoed, port and MMIO checks, "all N vcpus
  * up") and a clean Run result (GUEST_OK via the i8042 reset) are asserted.
+ * Then with virtio devices: virtio-rng and a virtio-blk disk on a temporary
+ * image file, in each BlockSpec mode; the guest's driver (tests/guest/virtio.c)
+ * reports on its serial line, and the image file is checked after Run: the
+ * guest's pattern at sector 1 for READ_WRITE, untouched for READ_ONLY and
+ * VOLATILE_WRITE. Exits are counted through an ev_sink.
  * Skips, saying why, when /dev/kvm cannot be opened or a VM cannot be created.
  */
 #include "tests/testutil.h"
@@ -127,22 +132,64 @@ static void expect_line(const char *out, const char *line)
 		fail_msg("serial output lacks \"%s\"; got:\n%s", line, out);
 }
 
-static void boot(unsigned cpus)
+/* Counted through the ev_sink: every exit the vmm handled, and interrupt
+ * line changes it drove. */
+struct counts {
+	unsigned long exits, mmio, pio, other, irq_edges;
+};
+
+static void count_exit(void *ctx, unsigned vcpu, const struct hv_exit *e, uint64_t v)
+{
+	struct counts *n = ctx;
+	n->exits++;
+	if (e->kind == HV_EXIT_MEM_READ || e->kind == HV_EXIT_MEM_WRITE)
+		n->mmio++;
+	else if (e->kind == HV_EXIT_IO_IN || e->kind == HV_EXIT_IO_OUT)
+		n->pio++;
+	else
+		n->other++;
+}
+
+static void count_irq(void *ctx, uint32_t gsi, int level)
+{
+	((struct counts *)ctx)->irq_edges++;
+}
+
+struct run_opts {
+	unsigned cpus;
+	bool rng;
+	const char *block_path; /* NULL: no disk */
+	enum block_mode block_mode;
+	const char *block_id;
+};
+
+struct run_result {
+	enum guest_error e;
+	bool fired;
+	double create_ms, total_ms;
+	struct counts n;
+	struct capture cap;
+};
+
+/* Boot the guest with o's devices. false when skipped (no usable KVM). */
+static bool run_guest(const struct run_opts *o, struct run_result *r)
 {
 	int kvm = kvm_or_skip();
 	if (kvm < 0)
-		return;
+		return false;
 	char path[PATH_MAX];
 	guest_path(path, sizeof(path));
 	int kfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (kfd < 0)
 		fail_msg("%s: %s (make guests builds it)", path, strerror(errno));
 
+	memset(r, 0, sizeof(*r));
+	struct ev_sink sink = { .ctx = &r->n, .exit_handled = count_exit, .irq = count_irq };
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	struct lc_options o = { .hv = &hv_kvm_ops, .hv_fd = kvm, .backend_arg = NULL,
-	                        .sink = NULL, .serial_fd = sv[1] };
-	struct guest_lifecycle *lc = lc_new(&o);
+	struct lc_options lo = { .hv = &hv_kvm_ops, .hv_fd = kvm, .backend_arg = NULL,
+	                         .sink = &sink, .serial_fd = sv[1] };
+	struct guest_lifecycle *lc = lc_new(&lo);
 	assert_non_null(lc);
 
 	struct guest_config cfg;
@@ -150,17 +197,35 @@ static void boot(unsigned cpus)
 	cfg.kernel_fd = kfd;
 	cfg.cmdline = strdup(CMDLINE);
 	cfg.has_cpus = true;
-	cfg.cpus = (uint8_t)cpus;
+	cfg.cpus = (uint8_t)o->cpus;
 	cfg.has_guest_memory = true;
 	cfg.guest_memory = GUEST_MEMORY;
+	if (o->rng) {
+		cfg.has_virtio_rng = true;
+		cfg.virtio_rng = true;
+	}
+	if (o->block_path) {
+		struct block_spec *b = calloc(1, sizeof(*b));
+		assert_non_null(b);
+		snprintf(b->id, sizeof(b->id), "%s", o->block_id);
+		b->mode = o->block_mode;
+		b->format = BLOCK_FORMAT_FILE;
+		/* As vmm run opens it: writable only for READ_WRITE. */
+		b->fd = open(o->block_path,
+		             (o->block_mode == BLOCK_READ_WRITE ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		if (b->fd < 0)
+			fail_msg("%s: %s", o->block_path, strerror(errno));
+		cfg.block_devices = b;
+		cfg.n_block_devices = 1;
+		cfg.has_block_devices = true;
+	}
 
-	static struct capture cap;
-	memset(&cap, 0, sizeof(cap));
-	cap.fd = sv[0];
+	struct capture *cap = &r->cap;
+	cap->fd = sv[0];
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	cap.t0 = t0;
-	assert_int_equal(pthread_create(&cap.thread, NULL, capture_thread, &cap), 0);
+	cap->t0 = t0;
+	assert_int_equal(pthread_create(&cap->thread, NULL, capture_thread, cap), 0);
 	struct watchdog w = { .lc = lc, .lock = PTHREAD_MUTEX_INITIALIZER,
 	                      .cond = PTHREAD_COND_INITIALIZER };
 
@@ -168,47 +233,72 @@ static void boot(unsigned cpus)
 	enum guest_error e = lc_create(lc, &cfg, err, sizeof(err));
 	if (e != GUEST_OK)
 		fail_msg("create: %s: %s", guest_error_name(e), err);
-	double create_ms = ms_since(&t0);
+	r->create_ms = ms_since(&t0);
 	assert_int_equal(pthread_create(&w.thread, NULL, watchdog_thread, &w), 0);
-	e = lc_run(lc);
-	double total_ms = ms_since(&t0);
+	r->e = lc_run(lc);
+	r->total_ms = ms_since(&t0);
 	pthread_mutex_lock(&w.lock);
 	w.done = true;
 	pthread_cond_signal(&w.cond);
 	pthread_mutex_unlock(&w.lock);
 	pthread_join(w.thread, NULL);
+	r->fired = w.fired;
 
 	lc_free(lc);
+	gc_free(&cfg);
 	/* The vmm has stopped writing; closing our end of its socket ends the
 	 * capture once everything sent has been read. */
 	shutdown(sv[1], SHUT_RDWR);
-	pthread_join(cap.thread, NULL);
+	pthread_join(cap->thread, NULL);
 	close(sv[0]);
 	close(sv[1]);
 	close(kvm);
-	/* Times from just before Create: the figures in tests/guest/README.md. */
-	print_message("%u vcpu boot: create %.1f ms, first serial byte %.1f ms, \"shutdown\" "
-	              "%.1f ms, Run returned %.1f ms\n",
-	              cpus, create_ms, cap.first_ms, cap.shutdown_ms, total_ms);
+	return true;
+}
 
-	if (w.fired)
-		fail_msg("guest still running after %d s; output:\n%s", WATCHDOG_SECONDS, cap.buf);
-	if (e != GUEST_OK)
-		fail_msg("run: %s; output:\n%s", guest_error_name(e), cap.buf);
-	expect_line(cap.buf, "test guest: PVH boot, long mode");
-	expect_line(cap.buf, "cmdline: " CMDLINE);
-	expect_line(cap.buf, "uart scratch OK");
-	expect_line(cap.buf, "mmio read 0xd0000000 = 0xffffffff");
+static void expect_clean(const struct run_result *r)
+{
+	if (r->fired)
+		fail_msg("guest still running after %d s; output:\n%s", WATCHDOG_SECONDS, r->cap.buf);
+	if (r->e != GUEST_OK)
+		fail_msg("run: %s; output:\n%s", guest_error_name(r->e), r->cap.buf);
+}
+
+static void print_times(const char *what, const struct run_result *r)
+{
+	/* Times from just before Create: the figures in tests/guest/README.md. */
+	print_message("%s: create %.1f ms, first serial byte %.1f ms, \"shutdown\" %.1f ms, "
+	              "Run returned %.1f ms; %lu exits (%lu mmio, %lu pio, %lu other), "
+	              "%lu irq line changes\n",
+	              what, r->create_ms, r->cap.first_ms, r->cap.shutdown_ms, r->total_ms,
+	              r->n.exits, r->n.mmio, r->n.pio, r->n.other, r->n.irq_edges);
+}
+
+static void boot(unsigned cpus)
+{
+	static struct run_result r;
+	struct run_opts o = { .cpus = cpus };
+	if (!run_guest(&o, &r))
+		return;
 	char line[64];
+	snprintf(line, sizeof(line), "%u vcpu boot", cpus);
+	print_times(line, &r);
+	expect_clean(&r);
+	const char *out = r.cap.buf;
+	expect_line(out, "test guest: PVH boot, long mode");
+	expect_line(out, "cmdline: " CMDLINE);
+	expect_line(out, "uart scratch OK");
+	expect_line(out, "mmio read 0xd0001000 = 0xffffffff");
 	snprintf(line, sizeof(line), "mp table: %u cpus", cpus);
-	expect_line(cap.buf, line);
+	expect_line(out, line);
 	for (unsigned i = 0; i < cpus; i++) {
 		snprintf(line, sizeof(line), "hello from vcpu %u", i);
-		expect_line(cap.buf, line);
+		expect_line(out, line);
 	}
 	snprintf(line, sizeof(line), "all %u vcpus up", cpus);
-	expect_line(cap.buf, line);
-	expect_line(cap.buf, "shutdown");
+	expect_line(out, line);
+	expect_line(out, "no virtio devices");
+	expect_line(out, "shutdown");
 }
 
 static void test_boot_1_vcpu(void **state)
@@ -221,11 +311,147 @@ static void test_boot_2_vcpus(void **state)
 	boot(2);
 }
 
+/* ---- virtio ---- */
+
+#define SECTOR 512
+#define IMAGE_SECTORS 128
+#define IMAGE_FILL 0xc3 /* not zero, so a stray write of zeros shows */
+#define TEST_SECTOR 1
+
+/* The guest's pattern for a sector (tests/guest/vtest.h), built here
+ * independently. */
+static void guest_pattern(uint8_t *buf, unsigned sector)
+{
+	for (unsigned i = 0; i < SECTOR; i++)
+		buf[i] = (uint8_t)(i * 7 + sector);
+	char tag[64];
+	int n = snprintf(tag, sizeof(tag), "VMM-GUEST-BLOCK-TEST sector %u\n", sector);
+	memcpy(buf, tag, (size_t)n);
+}
+
+struct image {
+	char path[PATH_MAX];
+	uint8_t before[IMAGE_SECTORS * SECTOR];
+};
+
+static void image_create(struct image *im)
+{
+	const char *dir = getenv("TMPDIR");
+	snprintf(im->path, sizeof(im->path), "%s/vmm-kvm-guest-XXXXXX", dir && *dir ? dir : "/tmp");
+	int fd = mkstemp(im->path);
+	if (fd < 0)
+		fail_msg("mkstemp: %s", strerror(errno));
+	memset(im->before, IMAGE_FILL, sizeof(im->before));
+	assert_int_equal(write(fd, im->before, sizeof(im->before)), (ssize_t)sizeof(im->before));
+	close(fd);
+}
+
+static void image_read(const struct image *im, uint8_t *buf)
+{
+	int fd = open(im->path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, buf, IMAGE_SECTORS * SECTOR), IMAGE_SECTORS * SECTOR);
+	close(fd);
+}
+
+static void image_expect_unchanged(const struct image *im)
+{
+	static uint8_t now[IMAGE_SECTORS * SECTOR];
+	image_read(im, now);
+	for (size_t i = 0; i < sizeof(now); i++)
+		if (now[i] != im->before[i])
+			fail_msg("image byte %zu changed: 0x%02x, was 0x%02x", i, now[i], im->before[i]);
+}
+
+/* The image of the running test; the teardown removes it even when the
+ * test failed. */
+static struct image image;
+
+static int remove_image(void **state)
+{
+	if (image.path[0])
+		unlink(image.path);
+	image.path[0] = 0;
+	return 0;
+}
+
+/* Boot 2 vCPUs with a fresh disk in `mode` (and rng if asked); false when
+ * skipped. The lines every such run prints are checked here. */
+static bool virtio_boot(const char *what, enum block_mode mode, bool rng, struct run_result *r)
+{
+	image_create(&image);
+	struct run_opts o = { .cpus = 2, .rng = rng, .block_path = image.path, .block_mode = mode,
+	                      .block_id = "guest-disk" };
+	if (!run_guest(&o, r))
+		return false;
+	print_times(what, r);
+	expect_clean(r);
+	const char *out = r->cap.buf;
+	expect_line(out, "all 2 vcpus up");
+	/* Block devices take the first slots, then rng (vmm/vm.c). */
+	expect_line(out, "virtio slot 0: device 2");
+	char line[64];
+	snprintf(line, sizeof(line), "block capacity: %d sectors%s", IMAGE_SECTORS,
+	         mode == BLOCK_READ_ONLY ? ", read-only" : "");
+	expect_line(out, line);
+	expect_line(out, "block id: guest-disk");
+	if (rng) {
+		expect_line(out, "virtio slot 1: device 4");
+		if (!strstr(out, "rng bytes: "))
+			fail_msg("no rng bytes line:\n%s", out);
+		expect_line(out, "rng OK");
+	}
+	if (strstr(out, "FAIL"))
+		fail_msg("the guest reports a failure:\n%s", out);
+	expect_line(out, "shutdown");
+	return true;
+}
+
+static void test_virtio_rng_and_block_read_write(void **state)
+{
+	static struct run_result r;
+	if (!virtio_boot("virtio rng + block READ_WRITE", BLOCK_READ_WRITE, true, &r))
+		return;
+	expect_line(r.cap.buf, "block OK");
+	/* The guest's write reached the file, and nothing else changed. */
+	static uint8_t want[IMAGE_SECTORS * SECTOR], now[IMAGE_SECTORS * SECTOR];
+	memcpy(want, image.before, sizeof(want));
+	guest_pattern(want + TEST_SECTOR * SECTOR, TEST_SECTOR);
+	image_read(&image, now);
+	if (memcmp(now + TEST_SECTOR * SECTOR, want + TEST_SECTOR * SECTOR, SECTOR) != 0)
+		fail_msg("sector %d of the image does not hold the guest's pattern", TEST_SECTOR);
+	if (memcmp(now, want, sizeof(want)) != 0)
+		fail_msg("the image changed outside sector %d", TEST_SECTOR);
+}
+
+static void test_virtio_block_read_only(void **state)
+{
+	static struct run_result r;
+	if (!virtio_boot("virtio block READ_ONLY", BLOCK_READ_ONLY, false, &r))
+		return;
+	expect_line(r.cap.buf, "block ro OK");
+	image_expect_unchanged(&image);
+}
+
+static void test_virtio_block_volatile_write(void **state)
+{
+	static struct run_result r;
+	if (!virtio_boot("virtio block VOLATILE_WRITE", BLOCK_VOLATILE_WRITE, false, &r))
+		return;
+	/* The guest read its own write back (from the overlay)... */
+	expect_line(r.cap.buf, "block OK");
+	/* ...and the file never saw it. */
+	image_expect_unchanged(&image);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_boot_1_vcpu),
 		cmocka_unit_test(test_boot_2_vcpus),
+		cmocka_unit_test_teardown(test_virtio_rng_and_block_read_write, remove_image),
+		cmocka_unit_test_teardown(test_virtio_block_read_only, remove_image),
+		cmocka_unit_test_teardown(test_virtio_block_volatile_write, remove_image),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 # Freestanding test guests (see tests/guest/README.md). Included by the top
 # Makefile, which sets GUEST_DIR. Built with $(CC), so CC=clang works too.
 GUEST_SRC := tests/guest
-GUEST_OBJS := $(addprefix $(GUEST_DIR)/,entry.o main.o console.o smp.o)
+GUEST_OBJS := $(addprefix $(GUEST_DIR)/,entry.o main.o console.o smp.o virtio.o vtest.o)
 # No libc, no PIC, no red zone (interrupts would clobber it), no SSE/x87
 # (CR4.OSFXSR stays off), no stack protector or unwind tables.
 GUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -ffreestanding -nostdlib \

@@ -1,7 +1,8 @@
 /* tests/guest/main.c - what the test guest does once in long mode.
  *
  * Owns: the boot processor's script (banner, command line, port and MMIO
- * checks, CPU discovery, starting the APs, waiting for them, shutdown) and the
+ * checks, CPU discovery, starting the APs, waiting for them, the virtio
+ * devices (vtest.c), shutdown) and the
  * application processors' hello. The output lines are the contract the KVM
  * and QEMU tests check; see README.md.
  */
@@ -10,11 +11,14 @@
 #include "console.h"
 #include "hw.h"
 #include "smp.h"
+#include "vtest.h"
 
 #define HVM_START_MAGIC 0x336ec578u
 #define CMDLINE_MAX 256
 #define UART_SCR 0x3ff   /* 8250 scratch register: read back what was written */
-#define MMIO_PROBE 0xd0000000ull /* unmapped: reads must return all ones */
+/* Unmapped: just past the vmm's 8 virtio-mmio slots (0xd0000000 + 8 * 0x200);
+ * reads must return all ones. */
+#define MMIO_PROBE 0xd0001000ull
 #define I8042_CMD 0x64
 #define I8042_RESET 0xfe
 /* How long the BSP waits for APs: ~4 s at 2.5 GHz, far beyond a healthy start. */
@@ -72,7 +76,6 @@ static void port_check(void)
 static void mmio_check(void)
 {
 	uint32_t v = mmio_read32(MMIO_PROBE);
-	mmio_write32(MMIO_PROBE, 0x12345678);
 	con_lock();
 	con_puts("mmio read ");
 	con_hex(MMIO_PROBE);
@@ -128,8 +131,9 @@ void guest_main(void)
 		con_dec(n);
 		con_puts(" vcpus up\n");
 	}
-	con_puts("shutdown\n");
 	con_unlock();
+	vtest_run();
+	con_line("shutdown");
 	/* i8042 pulse-reset: the vmm's clean shutdown. The caller triple-faults
 	 * if this returns (no i8042, e.g. QEMU microvm). */
 	outb(I8042_CMD, I8042_RESET);
