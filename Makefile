@@ -43,7 +43,7 @@ TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRCS))
 # Helpers shared by tests (fake backend, tiny kernels): linked into every test.
 TEST_LIB_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/lib/*.c))
 
-GUEST_DIR := $(B)/guest
+GUEST_DIR := $(B)/test-guest
 include tests/guest/guest.mk
 
 .PHONY: all run check bench fuzz coverage clean deps guests traces

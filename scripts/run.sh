@@ -6,7 +6,7 @@
 set -uo pipefail
 B=${1:-build}
 VMM=$B/vmm
-GUEST=$B/guest/hello.elf
+GUEST=$B/test-guest/hello.elf
 SCRIPT=tests/guest/hello-2cpu.script
 CMDLINE="console=ttyS0 hello=make-run"
 

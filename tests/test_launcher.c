@@ -254,7 +254,7 @@ static void test_two_guests_on_kvm(void **s)
 		SKIP_BECAUSE("/dev/kvm cannot be opened here: guests cannot run");
 	start_launcher(false);
 	char guest_elf[4096];
-	build_path(guest_elf, sizeof(guest_elf), "guest/hello.elf");
+	build_path(guest_elf, sizeof(guest_elf), "test-guest/hello.elf");
 	struct lc_client c[2];
 	int serial[2];
 	for (int i = 0; i < 2; i++) {

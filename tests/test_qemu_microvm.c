@@ -44,7 +44,7 @@ static bool in_path(const char *prog)
 
 static void guest_path(char *out, size_t len)
 {
-	build_path(out, len, "guest/hello.elf");
+	build_path(out, len, "test-guest/hello.elf");
 }
 
 static long long now_ms(void)

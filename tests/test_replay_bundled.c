@@ -19,7 +19,7 @@
 static const char *guest_path(void)
 {
 	static char p[4096];
-	build_path(p, sizeof(p), "guest/hello.elf");
+	build_path(p, sizeof(p), "test-guest/hello.elf");
 	return p;
 }
 
