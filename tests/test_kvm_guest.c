@@ -37,7 +37,7 @@
 
 static void guest_path(char *out, size_t len)
 {
-	build_path(out, len, "guest/hello.elf");
+	build_path(out, len, "test-guest/hello.elf");
 }
 
 /* Skip unless a KVM VM can be created here; returns the /dev/kvm fd. */
