@@ -21,7 +21,7 @@
 /* Start of the 32-bit MMIO hole; RAM above it is relocated to 4 GiB. */
 #define GM_MMIO_HOLE_START 0xC0000000ull
 #define GM_HIGH_RAM_START 0x100000000ull
-#define GM_MAX_REGIONS 2
+#define GM_MAX_REGIONS 8
 
 struct gm_region {
 	uint64_t gpa;     /* guest-physical start */
