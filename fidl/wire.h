@@ -206,7 +206,9 @@ char *fidl_dec_string(struct fidl_dec *d, uint32_t off, uint32_t max,
 
 /* Vector header at off: checks presence, count <= max; claims the body.
  * Returns the body offset (0 when absent or on error); *count gets the
- * element count. Decode elements in order, then end. *present may be NULL. */
+ * element count. Decode elements in order, then end - but only for a
+ * present vector (an absent optional one opened no level). *present may be
+ * NULL. */
 uint32_t fidl_dec_vector_begin(struct fidl_dec *d, uint32_t off, uint32_t elem_size,
                                uint32_t max, bool optional, uint32_t *count,
                                bool *present);
