@@ -329,7 +329,7 @@ static void test_device_overlap(void **s)
 	char err[256];
 	good_config(&c, 1);
 	struct vm_params p = { .hv = &hv_fake_ops, .hv_fd = -1, .backend_arg = &ctl,
-	                       .serial_fd = -1 };
+	                       .serial_fd = -1, .serial_in_fd = -1 };
 	struct vm *vm;
 	assert_int_equal(vm_create(&p, &c, &vm, err, sizeof(err)), GUEST_OK);
 	static const struct bus_device_ops none = { 0 };
@@ -340,6 +340,29 @@ static void test_device_overlap(void **s)
 	assert_int_equal(vm_add_device(vm, BUS_MMIO, 0xd0000000, 0x200, "ok", &none, NULL, err,
 	                               sizeof(err)),
 	                 GUEST_OK);
+	vm_destroy(vm);
+}
+
+static void test_serial_host_input(void **s)
+{
+	struct guest_config c;
+	char err[256];
+	good_config(&c, 1);
+	struct vm_params p = { .hv = &hv_fake_ops, .hv_fd = -1, .backend_arg = &ctl,
+	                       .serial_fd = -1, .serial_in_fd = -1 };
+	struct vm *vm;
+	assert_int_equal(vm_create(&p, &c, &vm, err, sizeof(err)), GUEST_OK);
+	/* The UART takes a FIFO's worth (16 bytes); the rest is the caller's. */
+	char in[40];
+	memset(in, 'k', sizeof(in));
+	in[0] = 'a';
+	assert_int_equal(vm_host_input(vm, "serial", in, sizeof(in)), 16);
+	uint64_t v;
+	assert_int_equal(bus_read(&vm->bus, BUS_PIO, 0x3fd, 1, &v), 0);
+	assert_int_equal(v & 1, 1); /* LSR.DR: data ready */
+	assert_int_equal(bus_read(&vm->bus, BUS_PIO, 0x3f8, 1, &v), 0);
+	assert_int_equal(v, 'a');
+	assert_int_equal(vm_host_input(vm, "nosuch", in, 4), 0);
 	vm_destroy(vm);
 }
 
@@ -371,6 +394,7 @@ int main(void)
 		cmocka_unit_test_setup(test_too_many_virtio_devices, setup),
 		cmocka_unit_test_setup(test_serial_socket_carries_output, setup),
 		cmocka_unit_test_setup(test_device_overlap, setup),
+		cmocka_unit_test_setup(test_serial_host_input, setup),
 		cmocka_unit_test(test_error_names),
 	};
 	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);

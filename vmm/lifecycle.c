@@ -81,6 +81,7 @@ enum guest_error lc_create(struct guest_lifecycle *lc, struct guest_config *cfg,
 		.sink = lc->opt.sink,
 		.source = lc->opt.source,
 		.serial_fd = lc->opt.serial_fd,
+		.serial_in_fd = lc->opt.serial_fd >= 0 && lc->opt.has_serial_in ? lc->opt.serial_in_fd : -1,
 	};
 	e = vm_create(&p, cfg, &lc->vm, err, errlen);
 	if (e == GUEST_OK) {

@@ -17,6 +17,7 @@
 #ifndef VMM_LIFECYCLE_H
 #define VMM_LIFECYCLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "events.h"
@@ -31,6 +32,10 @@ struct lc_options {
 	const struct ev_sink *sink; /* recorder or checker; NULL for none */
 	const struct ev_source *source; /* replayed host inputs; NULL: the host's */
 	int serial_fd;            /* where UART output goes; -1: a socket Guest.GetSerial hands out */
+	/* With serial_fd >= 0: UART input comes from serial_in_fd when
+	 * has_serial_in (zero-initialised options mean no input). */
+	bool has_serial_in;
+	int serial_in_fd;
 };
 
 struct guest_lifecycle;

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -344,7 +346,9 @@ enum guest_error vm_create(const struct vm_params *p, struct guest_config *cfg,
 	vm->hv = p->hv;
 	vm->mem.fd = -1;
 	vm->serial_fd = -1;
+	vm->serial_in_fd = -1;
 	vm->serial_peer_fd = -1;
+	vm->io_wake_fd = -1;
 	bus_init(&vm->bus);
 	pthread_mutex_init(&vm->event_lock, NULL);
 	pthread_mutex_init(&vm->state_lock, NULL);
@@ -359,6 +363,7 @@ enum guest_error vm_create(const struct vm_params *p, struct guest_config *cfg,
 	vm->ncpus = gc_cpus(&vm->cfg);
 	if (p->serial_fd >= 0) {
 		vm->serial_fd = p->serial_fd;
+		vm->serial_in_fd = p->serial_in_fd;
 	} else {
 		int sv[2];
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -367,6 +372,7 @@ enum guest_error vm_create(const struct vm_params *p, struct guest_config *cfg,
 			            strerror(errno));
 		}
 		vm->serial_fd = sv[0];
+		vm->serial_in_fd = sv[0];
 		vm->serial_peer_fd = sv[1];
 	}
 	enum guest_error e = build(vm, p, err, errlen);
@@ -382,6 +388,57 @@ enum guest_error vm_create(const struct vm_params *p, struct guest_config *cfg,
 		                                    vm->sink.mem_write };
 	*out = vm;
 	return GUEST_OK;
+}
+
+/* ---- host input ---- */
+
+size_t vm_host_input(struct vm *vm, const char *device, const void *data, size_t len)
+{
+	size_t taken = 0;
+	pthread_mutex_lock(&vm->event_lock);
+	if (strcmp(device, "serial") == 0 && vm->uart)
+		taken = uart8250_rx(vm->uart, data, len);
+	if (taken && vm->have_sink && vm->sink.host_input)
+		vm->sink.host_input(vm->sink.ctx, device, data, taken);
+	pthread_mutex_unlock(&vm->event_lock);
+	return taken;
+}
+
+/* Feeds host input to devices while the guest runs. The UART takes at most a
+ * FIFO's worth at a time; the rest waits here (and the host's socket buffer
+ * holds what we have not read), so no byte is lost while the guest is slow. */
+static void *io_main(void *arg)
+{
+	struct vm *vm = arg;
+	bool in_open = vm->serial_in_fd >= 0;
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = vm->io_wake_fd, .events = POLLIN },
+			{ .fd = in_open && vm->serial_npending < sizeof(vm->serial_pending)
+			          ? vm->serial_in_fd : -1,
+			  .events = POLLIN },
+		};
+		/* With bytes waiting for FIFO room, look again soon. */
+		int r = poll(p, 2, vm->serial_npending ? 5 : -1);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (p[0].revents)
+			break;
+		if (p[1].revents) {
+			ssize_t n = read(vm->serial_in_fd, vm->serial_pending + vm->serial_npending,
+			                 sizeof(vm->serial_pending) - vm->serial_npending);
+			if (n > 0)
+				vm->serial_npending += (size_t)n;
+			else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+				in_open = false; /* end of input: the guest keeps running */
+		}
+		if (vm->serial_npending) {
+			size_t t = vm_host_input(vm, "serial", vm->serial_pending, vm->serial_npending);
+			memmove(vm->serial_pending, vm->serial_pending + t, vm->serial_npending - t);
+			vm->serial_npending -= t;
+		}
+	}
+	return NULL;
 }
 
 /* ---- run ---- */
@@ -489,6 +546,13 @@ out:
 
 enum guest_error vm_run(struct vm *vm)
 {
+	/* Replay feeds recorded input itself; only a live run reads the host. */
+	if (vm->serial_in_fd >= 0 && !vm->have_source) {
+		vm->io_wake_fd = eventfd(0, EFD_CLOEXEC);
+		if (vm->io_wake_fd >= 0 &&
+		    pthread_create(&vm->io_thread, NULL, io_main, vm) == 0)
+			vm->io_thread_started = true;
+	}
 	/* The kick signal must not kill threads that block it elsewhere. */
 	unsigned started = 0;
 	for (unsigned i = 0; i < vm->ncpus; i++) {
@@ -506,6 +570,13 @@ enum guest_error vm_run(struct vm *vm)
 	for (unsigned i = 0; i < started; i++) {
 		pthread_join(vm->vcpus[i].thread, NULL);
 		vm->vcpus[i].thread_started = false;
+	}
+	if (vm->io_thread_started) {
+		uint64_t one = 1;
+		ssize_t w = write(vm->io_wake_fd, &one, sizeof(one));
+		(void)w;
+		pthread_join(vm->io_thread, NULL);
+		vm->io_thread_started = false;
 	}
 	pthread_mutex_lock(&vm->state_lock);
 	if (!vm->stop_requested) {
@@ -536,6 +607,8 @@ void vm_destroy(struct vm *vm)
 		free(vm->blocks[i]);
 	}
 	gm_destroy(&vm->mem);
+	if (vm->io_wake_fd >= 0)
+		close(vm->io_wake_fd);
 	if (vm->serial_peer_fd >= 0) {
 		close(vm->serial_fd);
 		close(vm->serial_peer_fd);

@@ -73,6 +73,12 @@ struct vm {
 	struct uart8250 *uart;
 	struct i8042 kbd;
 	int serial_fd;       /* where UART bytes go */
+	int serial_in_fd;    /* where UART input comes from, or -1 */
+	uint8_t serial_pending[256]; /* read from the host, not yet taken by the UART */
+	size_t serial_npending;
+	pthread_t io_thread;
+	bool io_thread_started;
+	int io_wake_fd;      /* eventfd: tells the I/O thread to finish */
 	int serial_peer_fd;  /* the end Guest.GetSerial hands out, or -1 */
 	uint64_t serial_dropped;
 
@@ -96,6 +102,10 @@ struct vm_params {
 	const struct ev_sink *sink;
 	const struct ev_source *source; /* NULL: the host's inputs */
 	int serial_fd; /* -1: make a socketpair */
+	/* With a caller's serial_fd: where serial input comes from, -1 for none
+	 * (vm_create callers must set it). With serial_fd -1 the socketpair
+	 * carries both directions. */
+	int serial_in_fd;
 };
 
 /* Build the VM. Takes ownership of cfg's resources (leaves *cfg empty). */
@@ -106,6 +116,10 @@ enum guest_error vm_run(struct vm *vm);
 /* From any thread: stop with `why` unless a reason was already set. */
 void vm_request_stop(struct vm *vm, enum guest_error why, const char *msg);
 void vm_destroy(struct vm *vm);
+/* Host input for a device ("serial"), from any thread: taken under the event
+ * lock, so it lands between two exits in a well-defined order, and announced
+ * to the sink. Returns the bytes the device accepted. */
+size_t vm_host_input(struct vm *vm, const char *device, const void *data, size_t len);
 /* Map a device on the bus and trap it in the hypervisor. DEVICE_MEMORY_OVERLAP
  * when the range collides with another device. */
 enum guest_error vm_add_device(struct vm *vm, enum bus_space space, uint64_t base,

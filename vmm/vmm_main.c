@@ -338,6 +338,9 @@ static int cmd_run(int argc, char **argv)
 		.backend_arg = hv == &hv_sim_ops ? &sim : NULL,
 		.sink = sinkp,
 		.serial_fd = strcmp(serial, "stdout") == 0 ? STDOUT_FILENO : -1,
+		/* The terminal types into the guest's serial port. */
+		.has_serial_in = strcmp(serial, "stdout") == 0,
+		.serial_in_fd = STDIN_FILENO,
 	};
 	struct guest_lifecycle *lc = lc_new(&o);
 	if (!lc) {
