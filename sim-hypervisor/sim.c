@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "fidl/sha256.h"
+
 #define SIM_MAX_REGIONS 16
 #define SIM_MAX_TRAPS 256
 #define REPORT_MAX SIM_REPORT_MAX
@@ -22,7 +24,10 @@
 
 struct sim_region {
 	uint64_t gpa, len;
+	uint8_t *hva;
 };
+
+#define NO_READ SIZE_MAX
 
 struct sim_trap {
 	enum hv_trap_kind kind;
@@ -49,6 +54,8 @@ struct hv_guest {
 	size_t out_off;  /* bytes of ev[next] (an out line) already matched */
 	int inflight;    /* vCPU whose exit is being handled, or -1 */
 	size_t inflight_ev;
+	size_t rd, rd_end; /* next memr record of the exit in flight (NO_READ: none) */
+	struct sha256_ctx digest;
 	char *divergence;
 	unsigned nregions, ntraps;
 	struct sim_region regions[SIM_MAX_REGIONS];
@@ -105,6 +112,19 @@ static void describe(const struct hv_guest *g, size_t i, char *buf, size_t len)
 	}
 }
 
+/* The exit record `at` belongs to: its trace seq (traces), or the script
+ * line (text), or index + 1. */
+static unsigned exit_number(const struct hv_guest *g, size_t at)
+{
+	size_t i = at < nevents(g) ? at : nevents(g);
+	while (i > 0 && (i >= nevents(g) || g->s->ev[i].type != SCRIPT_EXIT))
+		i--;
+	const struct script_event *e = ev_at(g, i);
+	if (!e || e->type != SCRIPT_EXIT)
+		return 0;
+	return e->line ? e->line : (unsigned)(i + 1);
+}
+
 /* Record the first divergence, at event index `at` (may be n: the end).
  * Caller holds the lock. Later mismatches are consequences of the first and
  * are not reported. */
@@ -124,15 +144,25 @@ static void diverge(struct hv_guest *g, size_t at, const char *fmt, ...)
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	const struct script_event *e = ev_at(g, at);
-	append(r, &used, "sim: diverged at event %zu", at + 1);
-	if (e && e->line)
+	unsigned ex = exit_number(g, at);
+	if (g->s && g->s->from_trace)
+		append(r, &used, "sim: diverged at event %u (trace record %zu)", ex, at + 1);
+	else
+		append(r, &used, "sim: diverged at event %zu", at + 1);
+	if (e && e->line && !(g->s && g->s->from_trace))
 		append(r, &used, " (script line %u)", e->line);
 	append(r, &used, ": %s\n", what);
 	if (g->inflight >= 0) {
 		const struct script_event *x = ev_at(g, g->inflight_ev);
 		append(r, &used, "  while handling: vcpu %d %s at 0x%" PRIx64 " (event %zu)\n",
 		       g->inflight, x ? hv_exit_kind_name(x->exit.kind) : "?",
-		       x ? x->exit.addr : 0, g->inflight_ev + 1);
+		       x ? x->exit.addr : 0,
+		       x && g->s->from_trace ? (size_t)x->line : g->inflight_ev + 1);
+		if (x && g->cfg && g->cfg->describe_addr) {
+			char dev[128];
+			g->cfg->describe_addr(x->exit.kind, x->exit.addr, dev, sizeof(dev));
+			append(r, &used, "  device: %s\n", dev);
+		}
 	}
 	describe(g, at, line, sizeof(line));
 	append(r, &used, "  expected: %s\n", line);
@@ -144,20 +174,37 @@ static void diverge(struct hv_guest *g, size_t at, const char *fmt, ...)
 		append(r, &used, "    %zu: %s\n", i + 1, line);
 	}
 	g->divergence = r;
-	if (g->cfg)
+	if (g->cfg) {
 		snprintf(g->cfg->divergence, sizeof(g->cfg->divergence), "%s", r);
+		g->cfg->div_index = at;
+		g->cfg->div_exit = ex;
+	}
 	pthread_cond_broadcast(&g->cond);
 }
 
 /* ---- the cursor ---- */
 
-/* `out` lines are only checked when a checker sink exists; otherwise they
- * are consumed as they come up. */
+/* Records the main cursor passes over: memory reads (they have their own
+ * cursor, rd); output and memory writes when no checker sink exists; inputs
+ * when no source consumes them. */
+static bool skippable(const struct hv_guest *g, const struct script_event *e)
+{
+	switch (e->type) {
+	case SCRIPT_MEMR:
+		return true;
+	case SCRIPT_IN:
+		return !g->cfg->feed_inputs;
+	case SCRIPT_OUT:
+	case SCRIPT_MEMW:
+		return !g->cfg->check_outputs;
+	default:
+		return false;
+	}
+}
+
 static void skip_unchecked(struct hv_guest *g)
 {
-	if (g->cfg && g->cfg->check_outputs)
-		return;
-	while (g->next < nevents(g) && g->s->ev[g->next].type == SCRIPT_OUT) {
+	while (g->next < nevents(g) && skippable(g, &g->s->ev[g->next])) {
 		g->next++;
 		g->out_off = 0;
 	}
@@ -168,6 +215,92 @@ static void advance(struct hv_guest *g)
 	g->next++;
 	g->out_off = 0;
 	pthread_cond_broadcast(&g->cond);
+}
+
+static const char *type_name(enum script_event_type t)
+{
+	switch (t) {
+	case SCRIPT_IRQ: return "irq";
+	case SCRIPT_OUT: return "output";
+	case SCRIPT_MEMW: return "memory write";
+	case SCRIPT_IN: return "host input";
+	case SCRIPT_MEMR: return "memory read";
+	default: return "exit";
+	}
+}
+
+/* The next memr record after index i within the exit in flight. */
+static size_t next_read(const struct hv_guest *g, size_t i)
+{
+	for (i++; i < g->rd_end; i++)
+		if (g->s->ev[i].type == SCRIPT_MEMR)
+			return i;
+	return NO_READ;
+}
+
+static uint8_t *host_ptr(const struct hv_guest *g, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < g->nregions; i++) {
+		const struct sim_region *r = &g->regions[i];
+		if (gpa >= r->gpa && gpa - r->gpa < r->len && len <= r->len - (gpa - r->gpa))
+			return r->hva + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+/* Before exit `at` is handed out: put what its devices read into guest
+ * memory. Latest record first, so each byte ends up as its first read saw
+ * it (a later read of a byte the device wrote meanwhile is rewritten by the
+ * device before it is read again). */
+static void feed_memory(struct hv_guest *g, size_t at)
+{
+	size_t end = at + 1;
+	while (end < nevents(g) && g->s->ev[end].type != SCRIPT_EXIT)
+		end++;
+	g->rd_end = end;
+	g->rd = NO_READ;
+	for (size_t i = end; i-- > at + 1;) {
+		const struct script_event *e = &g->s->ev[i];
+		if (e->type != SCRIPT_MEMR)
+			continue;
+		g->rd = i;
+		uint8_t *p = e->data ? host_ptr(g, e->gpa, e->len) : NULL;
+		if (!p) {
+			diverge(g, i, "the recording's memory read of %zu bytes at 0x%" PRIx64
+			        " lies outside guest RAM (guest memory size differs?)", e->len, e->gpa);
+			return;
+		}
+		memcpy(p, e->data, e->len);
+	}
+}
+
+static void digest_u64(struct hv_guest *g, char tag, uint64_t v)
+{
+	uint8_t b[9] = { (uint8_t)tag };
+	for (int i = 0; i < 8; i++)
+		b[1 + i] = (uint8_t)(v >> (8 * i));
+	sha256_update(&g->digest, b, sizeof(b));
+}
+
+/* "at byte 3: expected 01 02 03 04, got 01 02 03 05" for two byte ranges. */
+static void bytes_diff(char *buf, size_t len, const uint8_t *want, size_t wl,
+                       const uint8_t *got, size_t gl)
+{
+	size_t i = 0;
+	while (i < wl && i < gl && want[i] == got[i])
+		i++;
+	size_t from = i > 4 ? i - 4 : 0, used = 0;
+	int n = snprintf(buf, len, "first difference at byte %zu: expected", i);
+	used = n > 0 ? (size_t)n : 0;
+	for (size_t k = from; k < wl && k < from + 12 && used < len; k++)
+		used += (size_t)snprintf(buf + used, len - used, " %02x", want[k]);
+	if (used < len)
+		used += (size_t)snprintf(buf + used, len - used, "%s, got", wl > from + 12 ? " ..." : "");
+	for (size_t k = from; k < gl && k < from + 12 && used < len; k++)
+		used += (size_t)snprintf(buf + used, len - used, " %02x", got[k]);
+	if (used < len)
+		snprintf(buf + used, len - used, "%s (lengths %zu and %zu)", gl > from + 12 ? " ..." : "",
+		         wl, gl);
 }
 
 /* The exit in flight is done: its outputs must all have been seen. */
@@ -181,11 +314,15 @@ static void finish_inflight(struct hv_guest *g)
 		v->awaiting_read = false;
 		diverge(g, g->inflight_ev, "vcpu %d's read was never answered", vcpu);
 	}
+	if (g->rd != NO_READ && g->cfg->check_outputs)
+		diverge(g, g->rd, "the vmm finished exit %u without reading this memory",
+		        exit_number(g, g->inflight_ev));
+	g->rd = NO_READ;
 	skip_unchecked(g);
 	const struct script_event *e = ev_at(g, g->next);
 	if (e && e->type != SCRIPT_EXIT)
-		diverge(g, g->next, "the vmm finished exit %zu without producing this %s",
-		        g->inflight_ev + 1, e->type == SCRIPT_IRQ ? "irq" : "output");
+		diverge(g, g->next, "the vmm finished exit %u without producing this %s",
+		        exit_number(g, g->inflight_ev), type_name(e->type));
 	g->inflight = -1;
 	pthread_cond_broadcast(&g->cond);
 }
@@ -238,6 +375,8 @@ static int sim_guest_create(int hv_fd, void *backend_arg, struct hv_guest **out)
 	c->consumed = 0;
 	c->finished = false;
 	g->inflight = -1;
+	g->rd = NO_READ;
+	sha256_init(&g->digest);
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->cond, NULL);
 	c->guest = g;
@@ -253,6 +392,7 @@ static void sim_guest_destroy(struct hv_guest *g)
 		g->cfg->consumed = g->next;
 		g->cfg->finished = g->next >= nevents(g);
 		g->cfg->guest = NULL;
+		sha256_final(&g->digest, g->cfg->digest);
 	}
 	pthread_cond_destroy(&g->cond);
 	pthread_mutex_destroy(&g->lock);
@@ -275,7 +415,7 @@ static int sim_map_memory(struct hv_guest *g, uint64_t gpa, void *hva, uint64_t 
 	if (!r && g->nregions == SIM_MAX_REGIONS)
 		r = -ENOSPC;
 	if (!r)
-		g->regions[g->nregions++] = (struct sim_region){ gpa, len };
+		g->regions[g->nregions++] = (struct sim_region){ gpa, len, hva };
 	pthread_mutex_unlock(&g->lock);
 	return r;
 }
@@ -303,6 +443,7 @@ static int sim_set_irq(struct hv_guest *g, uint32_t gsi, int level)
 	if (!g->divergence) {
 		skip_unchecked(g);
 		const struct script_event *e = ev_at(g, g->next);
+		digest_u64(g, 'i', (uint64_t)gsi << 1 | (uint64_t)level);
 		if (e && e->type == SCRIPT_IRQ && e->gsi == gsi && e->level == level)
 			advance(g);
 		else
@@ -421,7 +562,7 @@ static bool try_take(struct hv_guest *g, struct hv_vcpu *v, struct hv_exit *x)
 	}
 	if (e->type != SCRIPT_EXIT) {
 		diverge(g, g->next, "the script expects this %s but no exit is being handled",
-		        e->type == SCRIPT_IRQ ? "irq" : "output");
+		        type_name(e->type));
 		return false; /* the loop turns the divergence into FAILURE */
 	}
 	/* Scripts may be built by code other than the parser: check again. */
@@ -440,6 +581,7 @@ static bool try_take(struct hv_guest *g, struct hv_vcpu *v, struct hv_exit *x)
 	*x = e->exit;
 	x->key = trap_key(g, x);
 	size_t at = g->next;
+	feed_memory(g, at);
 	advance(g);
 	if (script_exit_is_read(x->kind)) {
 		v->awaiting_read = true;
@@ -494,6 +636,7 @@ static int sim_vcpu_complete_read(struct hv_vcpu *v, uint64_t value)
 		r = -EINVAL; /* no read exit outstanding on this vCPU */
 	} else {
 		v->awaiting_read = false;
+		digest_u64(g, 'r', value);
 		const struct script_event *e = ev_at(g, v->read_ev);
 		if (e && e->read_value != value)
 			diverge(g, v->read_ev,
@@ -558,7 +701,9 @@ static void check_output(void *ctx, const char *device, const void *data, uint64
 		return;
 	pthread_mutex_lock(&g->lock);
 	uint64_t i = 0;
+	sha256_update(&g->digest, data, len);
 	while (i < len && !g->divergence) {
+		skip_unchecked(g);
 		const struct script_event *e = ev_at(g, g->next);
 		if (e && e->type == SCRIPT_OUT && (!e->len || !e->data)) {
 			advance(g); /* an empty output line matches nothing */
@@ -580,11 +725,120 @@ static void check_output(void *ctx, const char *device, const void *data, uint64
 	pthread_mutex_unlock(&g->lock);
 }
 
+static void check_mem_read(void *ctx, uint64_t gpa, const void *data, uint64_t len)
+{
+	struct sim_config *c = ctx;
+	struct hv_guest *g = c->guest;
+	if (!g || !data)
+		return;
+	pthread_mutex_lock(&g->lock);
+	if (g->divergence || g->inflight < 0) {
+		pthread_mutex_unlock(&g->lock);
+		return;
+	}
+	const struct script_event *e = g->rd == NO_READ ? NULL : ev_at(g, g->rd);
+	if (!e) {
+		diverge(g, g->next, "a device read %" PRIu64 " bytes at 0x%" PRIx64
+		        " that the recording does not have", len, gpa);
+	} else if (e->gpa != gpa || e->len != len) {
+		diverge(g, g->rd, "a device read %" PRIu64 " bytes at 0x%" PRIx64
+		        "; the recording read %zu bytes at 0x%" PRIx64, len, gpa, e->len, e->gpa);
+	} else if (memcmp(e->data, data, len) != 0) {
+		char d[200];
+		bytes_diff(d, sizeof(d), e->data, e->len, data, len);
+		diverge(g, g->rd, "a device read different bytes at 0x%" PRIx64 " (it wrote them "
+		        "itself before reading): %s", gpa, d);
+	} else {
+		g->rd = next_read(g, g->rd);
+	}
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void check_mem_write(void *ctx, uint64_t gpa, const void *data, uint64_t len)
+{
+	struct sim_config *c = ctx;
+	struct hv_guest *g = c->guest;
+	if (!g || !data)
+		return;
+	pthread_mutex_lock(&g->lock);
+	digest_u64(g, 'w', gpa);
+	sha256_update(&g->digest, data, len);
+	if (!g->divergence) {
+		skip_unchecked(g);
+		const struct script_event *e = ev_at(g, g->next);
+		if (!e || e->type != SCRIPT_MEMW) {
+			diverge(g, g->next, "a device wrote %" PRIu64 " bytes to guest memory at 0x%" PRIx64,
+			        len, gpa);
+		} else if (e->gpa != gpa || e->len != len || memcmp(e->data, data, len) != 0) {
+			char d[200];
+			bytes_diff(d, sizeof(d), e->data, e->len, data, len);
+			diverge(g, g->next, "a device wrote guest memory at 0x%" PRIx64
+			        " (recording: 0x%" PRIx64 "): %s", gpa, e->gpa, d);
+		} else {
+			advance(g);
+		}
+	}
+	pthread_mutex_unlock(&g->lock);
+}
+
 struct ev_sink sim_checker_sink(struct sim_config *c)
 {
 	c->check_outputs = true;
 	struct ev_sink s = { .ctx = c, .exit_handled = check_exit_handled, .irq = NULL,
-	                     .host_output = check_output };
+	                     .host_output = check_output, .mem_read = check_mem_read,
+	                     .mem_write = check_mem_write };
+	return s;
+}
+
+/* ---- the source: recorded host inputs ---- */
+
+/* The next `in` record must be for `device`; its bytes go to buf. Returns
+ * the record's length, or -1 after a divergence. */
+static ssize_t take_input(struct sim_config *c, const char *device, void *buf, size_t len,
+                          bool exact)
+{
+	struct hv_guest *g = c->guest;
+	if (!g)
+		return -1;
+	ssize_t r = -1;
+	pthread_mutex_lock(&g->lock);
+	if (!g->divergence) {
+		skip_unchecked(g);
+		const struct script_event *e = ev_at(g, g->next);
+		if (!e || e->type != SCRIPT_IN || strcmp(e->device, device) != 0)
+			diverge(g, g->next, "the vmm asked the host for %zu bytes of %s input", len, device);
+		else if (exact ? e->len != len : e->len > len)
+			diverge(g, g->next, "the vmm asked for %zu bytes of %s input; the recording "
+			        "handed out %zu", len, device, e->len);
+		else {
+			memcpy(buf, e->data, e->len);
+			r = (ssize_t)e->len;
+			sha256_update(&g->digest, e->data, e->len);
+			advance(g);
+		}
+	}
+	pthread_mutex_unlock(&g->lock);
+	return r;
+}
+
+static int src_entropy(void *ctx, void *buf, size_t len)
+{
+	return take_input(ctx, "rng", buf, len, true) < 0 ? -EIO : 0;
+}
+
+static ssize_t src_block_read(void *ctx, void *buf, size_t len, off_t off)
+{
+	ssize_t n = take_input(ctx, "block", buf, len, false);
+	if (n < 0)
+		errno = EIO;
+	return n;
+}
+
+struct ev_source sim_source(struct sim_config *c)
+{
+	c->feed_inputs = true;
+	struct ev_source s = { .ctx = c, .entropy = src_entropy, .block_read = src_block_read,
+	                       .kernel_less = true };
 	return s;
 }
 

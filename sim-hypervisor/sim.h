@@ -1,7 +1,7 @@
 /* sim-hypervisor/sim.h - the simulated hypervisor backend (hv_sim_ops).
  *
  * Owns: replay of a struct script (traces/script.h) through the hv.h calls,
- * with no CPU. vcpu_enter hands out the script's exits in script order across
+ * with no CPU, and the feeding of recorded host inputs and guest memory. vcpu_enter hands out the script's exits in script order across
  * vCPUs (a vCPU blocks until the next event is its exit); read answers, irqs
  * (set_irq) and host output (via sim_checker_sink) are checked against the
  * events that follow each exit. The first mismatch becomes a divergence
@@ -40,7 +40,12 @@ struct sim_config {
 	 * otherwise hang the test). 0: SIM_DEFAULT_STALL_MS. */
 	unsigned stall_ms;
 
+	/* Optional: names the device and register behind an exit address, for
+	 * divergence reports (the sim itself knows only traps). */
+	void (*describe_addr)(enum hv_exit_kind kind, uint64_t addr, char *buf, size_t len);
+
 	/* Set by the backend, not by callers: */
+	bool feed_inputs;            /* a source (sim_source) consumes `in` records */
 	struct hv_guest *guest;      /* the live guest made from this config */
 	bool check_outputs;          /* a checker sink exists: check `out` lines */
 	/* The last guest's outcome, kept after guest_destroy because the vmm
@@ -48,6 +53,12 @@ struct sim_config {
 	char divergence[SIM_REPORT_MAX]; /* "" while none */
 	size_t consumed;                 /* events consumed, as at destroy */
 	bool finished;                   /* every event consumed, as at destroy */
+	size_t div_index;                /* record index (from 0) of the divergence */
+	unsigned div_exit;               /* the exit it belongs to: trace seq or script line */
+	/* SHA-256 of everything the vmm produced and consumed in this replay
+	 * (read answers, irqs, host bytes, memory writes, inputs), as at destroy:
+	 * the determinism check compares it across runs. */
+	uint8_t digest[32];
 };
 
 /* Defaults: no fault injection, HV_MAX_VCPUS, default stall bound. */
@@ -60,6 +71,12 @@ void sim_config_init(struct sim_config *c, const struct script *s);
  * so its irq hook is empty and nothing is checked twice. Without this sink,
  * `out` lines are skipped. */
 struct ev_sink sim_checker_sink(struct sim_config *c);
+
+/* The source to install in the vmm (lc_options.source) when replaying a
+ * recording with host inputs: entropy and block reads come from its `in`
+ * records, memory reads from its `memr` records (written into guest memory
+ * before each exit is handed out), and Create loads no kernel. */
+struct ev_source sim_source(struct sim_config *c);
 
 /* The divergence report, or NULL while replay agrees with the script. */
 const char *sim_divergence(struct hv_guest *g);

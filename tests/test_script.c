@@ -130,7 +130,7 @@ static void reject(const char *body, unsigned line, const char *what)
 {
 	char text[512];
 	snprintf(text, sizeof(text), "vmm-script 1\n# c\n%s", body);
-	struct script s = { (void *)1, 99 };
+	struct script s = { (void *)1, 99, false };
 	char err[256], want[64];
 	int r = script_parse_string("bad.script", text, strlen(text), &s, err, sizeof(err));
 	if (r == 0)
@@ -289,7 +289,7 @@ static void test_long_output_split(void **state)
 		data[i] = (uint8_t)i;
 	struct script_event e = { .type = SCRIPT_OUT, .device = "serial", .data = data,
 		                  .len = SCRIPT_OUT_MAX_BYTES * 2 + 5 };
-	struct script a = { &e, 1 }, b;
+	struct script a = { &e, 1, false }, b;
 	char *text = write_to_string(&a);
 	char err[256];
 	assert_int_equal(script_parse_string("s", text, strlen(text), &b, err, sizeof(err)), 0);

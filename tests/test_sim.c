@@ -399,7 +399,7 @@ static void test_malformed_in_memory_script(void **state)
 {
 	struct script_event e = { .type = SCRIPT_EXIT, .vcpu = 200,
 		                  .exit = { .kind = HV_EXIT_IO_OUT } };
-	struct script s = { &e, 1 };
+	struct script s = { &e, 1, false };
 	struct sim_config c;
 	sim_config_init(&c, &s);
 	struct hv_guest *g;
@@ -416,7 +416,7 @@ static void test_malformed_in_memory_script(void **state)
 		{ .type = SCRIPT_EXIT, .exit = { .kind = HV_EXIT_IO_OUT, .addr = 0x3f8, .size = 1 } },
 		{ .type = SCRIPT_OUT, .device = "serial" },
 	};
-	struct script s2 = { ev, 2 };
+	struct script s2 = { ev, 2, false };
 	sim_config_init(&c, &s2);
 	struct ev_sink sink = sim_checker_sink(&c);
 	assert_int_equal(H->guest_create(-1, &c, &g), 0);
@@ -507,7 +507,7 @@ static void test_setup_calls_validate(void **state)
 
 static void test_config_knobs(void **state)
 {
-	struct script s = { NULL, 0 };
+	struct script s = { NULL, 0, false };
 	struct sim_config c;
 	sim_config_init(&c, &s);
 	assert_int_equal(c.fail_vcpu_create_at, -1);

@@ -221,17 +221,28 @@ static bool device_char(char c)
 	       c == '.';
 }
 
-static int parse_out(struct parser *p, char **t, int nt, struct script_event *e)
+/* out <device> <bytes>, in <device> <bytes>, memr|memw <gpa> <bytes> */
+static int parse_out(struct parser *p, char **t, int nt, struct script_event *e,
+                     enum script_event_type type)
 {
+	bool mem = type == SCRIPT_MEMR || type == SCRIPT_MEMW;
 	if (nt != 3)
-		return perr(p, -EINVAL, "out needs <device> <hex-bytes>, got %d fields", nt - 1);
+		return perr(p, -EINVAL, "%s needs <%s> <hex-bytes>, got %d fields", t[0],
+		            mem ? "gpa" : "device", nt - 1);
 	size_t dl = strlen(t[1]);
-	if (dl > SCRIPT_MAX_DEVICE)
-		return perr(p, -EINVAL, "device name longer than %d", SCRIPT_MAX_DEVICE);
-	for (size_t i = 0; i < dl; i++)
-		if (!device_char(t[1][i]))
-			return perr(p, -EINVAL, "bad device name '%s' ([a-z0-9._-])", t[1]);
+	if (mem) {
+		if (!parse_hex(t[1], &e->gpa))
+			return perr(p, -EINVAL, "bad address '%s' (hex, no 0x)", t[1]);
+	} else {
+		if (dl > SCRIPT_MAX_DEVICE)
+			return perr(p, -EINVAL, "device name longer than %d", SCRIPT_MAX_DEVICE);
+		for (size_t i = 0; i < dl; i++)
+			if (!device_char(t[1][i]))
+				return perr(p, -EINVAL, "bad device name '%s' ([a-z0-9._-])", t[1]);
+	}
 	size_t hl = strlen(t[2]);
+	if (mem && e->gpa + hl / 2 - 1 < e->gpa)
+		return perr(p, -EINVAL, "memory range wraps past the top of the address space");
 	if (hl % 2)
 		return perr(p, -EINVAL, "odd number of hex digits in output bytes");
 	for (size_t i = 0; i < hl; i++)
@@ -243,8 +254,9 @@ static int parse_out(struct parser *p, char **t, int nt, struct script_event *e)
 	for (size_t i = 0; i < hl / 2; i++)
 		e->data[i] = (uint8_t)(hexval(t[2][2 * i]) << 4 | hexval(t[2][2 * i + 1]));
 	e->len = hl / 2;
-	e->type = SCRIPT_OUT;
-	memcpy(e->device, t[1], dl + 1);
+	e->type = type;
+	if (!mem)
+		memcpy(e->device, t[1], dl + 1);
 	return 0;
 }
 
@@ -296,7 +308,13 @@ static int parse_line(struct parser *p, char *line, struct script *s, size_t *ca
 	else if (strcmp(t[0], "irq") == 0)
 		r = parse_irq(p, t, nt, e);
 	else if (strcmp(t[0], "out") == 0)
-		r = parse_out(p, t, nt, e);
+		r = parse_out(p, t, nt, e, SCRIPT_OUT);
+	else if (strcmp(t[0], "in") == 0)
+		r = parse_out(p, t, nt, e, SCRIPT_IN);
+	else if (strcmp(t[0], "memr") == 0)
+		r = parse_out(p, t, nt, e, SCRIPT_MEMR);
+	else if (strcmp(t[0], "memw") == 0)
+		r = parse_out(p, t, nt, e, SCRIPT_MEMW);
 	else
 		r = perr(p, -EINVAL, "unknown event '%.32s'", t[0]);
 	if (r == 0)
@@ -317,7 +335,7 @@ int script_parse_string_max(const char *name, const char *text, size_t len,
 	if (max_events > SCRIPT_MAX_EVENTS)
 		max_events = SCRIPT_MAX_EVENTS;
 	struct parser p = { name ? name : "<script>", 0, max_events, err, errlen };
-	struct script s = { NULL, 0 };
+	struct script s = { NULL, 0, false };
 	size_t cap = 0;
 	int r = 0;
 	if (err && errlen)
@@ -444,10 +462,17 @@ int script_format_event(const struct script_event *e, char *buf, size_t len)
 	}
 	case SCRIPT_IRQ:
 		return snprintf(buf, len, "irq %" PRIu32 " %d", e->gsi, e->level);
-	case SCRIPT_OUT: {
+	case SCRIPT_OUT:
+	case SCRIPT_IN:
+	case SCRIPT_MEMR:
+	case SCRIPT_MEMW: {
 		if (!e->len || !e->data)
 			return -EINVAL;
-		n = snprintf(buf, len, "out %s ", e->device);
+		if (e->type == SCRIPT_OUT || e->type == SCRIPT_IN)
+			n = snprintf(buf, len, "%s %s ", e->type == SCRIPT_OUT ? "out" : "in", e->device);
+		else
+			n = snprintf(buf, len, "%s %" PRIx64 " ", e->type == SCRIPT_MEMR ? "memr" : "memw",
+			             e->gpa);
 		if (n < 0)
 			return n;
 		for (size_t i = 0; i < e->len; i++) {
@@ -467,6 +492,11 @@ int script_format_event(const struct script_event *e, char *buf, size_t len)
  * several (replay matches output as a byte stream per device). */
 static int write_event(FILE *f, const struct script_event *e)
 {
+	/* Only output is a stream that may be split; memory and input records
+	 * must stay whole. */
+	if (e->type != SCRIPT_OUT && e->type != SCRIPT_EXIT && e->type != SCRIPT_IRQ &&
+	    e->len > SCRIPT_OUT_MAX_BYTES)
+		return -E2BIG;
 	if (e->type == SCRIPT_OUT && e->len > SCRIPT_OUT_MAX_BYTES) {
 		struct script_event part = *e;
 		for (size_t off = 0; off < e->len; off += part.len) {

@@ -12,12 +12,15 @@
  *   exit <vcpu> <kind> <addr> <size> <data> [= <read-value>]
  *   irq <gsi> <level>
  *   out <device> <bytes>
+ *   memr <gpa> <bytes> | memw <gpa> <bytes> | in <device> <bytes>
  * Numbers in hex without 0x except vcpu, size, gsi and level (decimal).
  *
  * Ordering rule: an exit line comes first, then the irq and out lines its
  * handling produced, in the order the vmm produced them. The vmm announces a
  * device's outputs before it announces the exit that caused them (it learns
  * the read value last), so the recorder holds outputs back until the exit.
+ * memr lines of an exit come right after it (the replayer writes them into
+ * guest memory before it hands the exit out), then the rest in order.
  */
 #ifndef TRACES_SCRIPT_H
 #define TRACES_SCRIPT_H
@@ -42,6 +45,9 @@ enum script_event_type {
 	SCRIPT_EXIT = 1, /* a vCPU exit, handed out by the replayer */
 	SCRIPT_IRQ = 2,  /* an interrupt line the vmm drove: checked */
 	SCRIPT_OUT = 3,  /* bytes the vmm sent to a host device: checked */
+	SCRIPT_MEMR = 4, /* guest memory a device read: written back before its exit */
+	SCRIPT_MEMW = 5, /* guest memory a device wrote: checked */
+	SCRIPT_IN = 6,   /* host input (entropy, block read): fed back by the source */
 };
 
 struct script_event {
@@ -54,8 +60,9 @@ struct script_event {
 	/* SCRIPT_IRQ */
 	uint32_t gsi;
 	int level;
-	/* SCRIPT_OUT */
+	/* SCRIPT_OUT, SCRIPT_IN: device; SCRIPT_MEMR, SCRIPT_MEMW: gpa */
 	char device[SCRIPT_MAX_DEVICE + 1];
+	uint64_t gpa;
 	uint8_t *data; /* owned */
 	size_t len;    /* > 0 */
 };
@@ -63,6 +70,9 @@ struct script_event {
 struct script {
 	struct script_event *ev;
 	size_t n;
+	/* Loaded from a SQLite trace: exit events carry their trace seq in
+	 * `line`, and reports name exits by it. */
+	bool from_trace;
 };
 
 /* True for exit kinds that a script may hold (not kick or end). */
