@@ -1,0 +1,131 @@
+#!/bin/bash
+# tests/uml/run.sh BUILD_DIR - real Linux virtio drivers against our devices.
+#
+# Boots Debian's user-mode Linux (no KVM needed) with virtio_uml devices whose
+# vhost-user back ends are BUILD_DIR/vmm_device processes, runs the checks in
+# guest-init.sh, then checks on the host what the guest's actions must have
+# done to the host files. Prints one "CHECK <name> PASS|FAIL|SKIP ..." line
+# per check and "FIGURE ..." lines; exits 0 only if no check failed.
+# See README.md in this folder.
+set -uo pipefail
+B=${1:?usage: run.sh BUILD_DIR}
+HERE=$(cd "$(dirname "$0")" && pwd)
+DEV=$B/vmm_device
+UML=${UML:-/usr/bin/linux.uml}
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-40}
+
+fails=0
+check() { echo "CHECK $1 $2 ${3:-}"; [ "$2" = FAIL ] && fails=$((fails + 1)); return 0; }
+
+[ -x "$UML" ] || { echo "SKIP-UML: $UML missing (scripts/deps.sh installs user-mode-linux)"; exit 77; }
+[ -x "$DEV" ] || { echo "run.sh: $DEV not built"; exit 2; }
+KVER=$(ls /usr/lib/uml/modules 2>/dev/null | head -1)
+MODS=/usr/lib/uml/modules/$KVER/kernel
+
+# ---- initramfs: busybox, our /init, the virtio driver modules ----
+# Rebuilt each run: it takes ~50 ms and then can never be stale.
+mkdir -p "$B/uml"
+ROOTFS=$B/uml/rootfs
+INITRD=$B/uml/initrd.cpio.gz
+rm -rf "$ROOTFS"
+mkdir -p "$ROOTFS"/{bin,lib/modules,proc,sys,dev,tmp}
+cp /bin/busybox "$ROOTFS/bin/busybox"
+cp "$HERE/guest-init.sh" "$ROOTFS/init"
+chmod 755 "$ROOTFS/init"
+# insmod order matters: dependencies first (numbered so the glob sorts them).
+i=10
+for m in drivers/block/virtio_blk.ko; do
+	[ -f "$MODS/$m" ] && cp "$MODS/$m" "$ROOTFS/lib/modules/$i-$(basename "$m")"
+	i=$((i + 1))
+done
+(cd "$ROOTFS" && find . | cpio -o -H newc --quiet | gzip -1) > "$INITRD" || {
+	echo "run.sh: cannot build the initramfs"; exit 2; }
+
+# ---- host side: images and device processes ----
+# Sockets live under /tmp: a Unix socket path must stay under 108 bytes.
+W=$(mktemp -d /tmp/vmm-uml.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]+"${pids[@]}"}"; do kill "$p" 2>/dev/null; done
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+PATTERN="vmm-uml-$$-$RANDOM$RANDOM"
+truncate -s 96M "$W/rw.img"
+head -c $((4 << 20)) /dev/urandom > "$W/vol.img"
+head -c $((1 << 20)) /dev/urandom > "$W/ro.img"
+vol_sum=$(sha256sum < "$W/vol.img")
+ro_sum=$(sha256sum < "$W/ro.img")
+
+start_dev() { # name args...
+	local name=$1; shift
+	"$DEV" --socket "$W/$name.sock" --once "$@" 2> "$W/$name.log" &
+	pids+=($!)
+	eval "pid_$name=$!"
+}
+start_dev rw --device block --image "$W/rw.img" --mode rw --id uml-rw
+start_dev vol --device block --image "$W/vol.img" --mode volatile --id uml-vol
+start_dev ro --device block --image "$W/ro.img" --mode ro --id uml-ro
+start_dev rng --device rng
+for n in rw vol ro rng; do
+	for _ in $(seq 100); do [ -S "$W/$n.sock" ] && break; sleep 0.02; done
+	[ -S "$W/$n.sock" ] || { check "$n-listen" FAIL "no socket"; cat "$W/$n.log"; exit 1; }
+done
+
+# ---- boot ----
+t0=$(date +%s.%N)
+# con0 on our stdio and no other consoles: the checks' lines reach the log.
+timeout -k 5 "$BOOT_TIMEOUT" "$UML" mem=128M initrd="$INITRD" con=null con0=fd:0,fd:1 \
+	quiet loglevel=3 \
+	virtio_uml.device="$W/rw.sock:2" virtio_uml.device="$W/vol.sock:2" \
+	virtio_uml.device="$W/ro.sock:2" virtio_uml.device="$W/rng.sock:4" \
+	uml_checks=block-rw,block-volatile,block-ro,rng uml_pattern="$PATTERN" \
+	< /dev/null > "$W/uml.log" 2>&1
+uml_rc=$?
+t1=$(date +%s.%N)
+grep -E '^(CHECK|FIGURE) ' "$W/uml.log" | tr -d '\r'
+guest_fails=$(grep -cE '^CHECK [^ ]+ FAIL' "$W/uml.log")
+fails=$((fails + guest_fails))
+if grep -q '^GUEST-DONE' "$W/uml.log"; then
+	check uml-boot PASS "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f s boot+checks+poweroff", b-a}')"
+else
+	check uml-boot FAIL "guest did not finish (exit $uml_rc); its last lines:"
+	tail -25 "$W/uml.log" | sed 's/^/    | /'
+fi
+
+# ---- after the guest: what the host must see ----
+# Each vmm_device --once exits when its front end disconnects.
+for n in rw vol ro rng; do
+	p=$(eval echo "\$pid_$n")
+	for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+	if kill -0 "$p" 2>/dev/null; then
+		check "$n-device-exit" FAIL "still running after the guest left"
+		kill "$p"
+	fi
+	wait "$p"
+	rc=$?
+	[ $rc -eq 0 ] || check "$n-device-exit" FAIL "exit status $rc"
+	# A refused message means the device and Linux disagree on the protocol.
+	if grep -qE 'warning|error' "$W/$n.log"; then
+		check "$n-vhost-user" FAIL "complaints:"
+		sed 's/^/    | /' "$W/$n.log" | head -10
+	else
+		check "$n-vhost-user" PASS "no refused messages"
+	fi
+done
+pids=()
+if dd if="$W/rw.img" bs=512 skip=2048 count=1 2>/dev/null | grep -q "$PATTERN"; then
+	check block-rw-host PASS "pattern in the host image at sector 2048"
+else
+	check block-rw-host FAIL "pattern not in the host image"
+fi
+[ "$(sha256sum < "$W/vol.img")" = "$vol_sum" ] \
+	&& check block-volatile-host PASS "host image unchanged" \
+	|| check block-volatile-host FAIL "host image changed"
+[ "$(sha256sum < "$W/ro.img")" = "$ro_sum" ] \
+	&& check block-ro-host PASS "host image unchanged" \
+	|| check block-ro-host FAIL "host image changed"
+
+echo "UML-SUMMARY: $fails failed"
+[ $fails -eq 0 ]
