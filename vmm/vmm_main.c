@@ -159,20 +159,26 @@ out:
 	return rc;
 }
 
+/* Wait for SIGINT or SIGTERM (blocked in every thread by main); returns it. */
+static int wait_stop_signal(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	int sig = 0;
+	return sigwait(&set, &sig) == 0 ? sig : 0;
+}
+
 /* SIGINT/SIGTERM become GuestLifecycle.Stop: a thread waits for them (Stop is
  * not async-signal-safe), so Ctrl-C stops the guest and Run returns
  * CONTROLLER_FORCED_HALT. */
 static void *signal_thread(void *arg)
 {
-	struct guest_lifecycle *lc = arg;
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	int sig;
-	if (sigwait(&set, &sig) == 0) {
+	int sig = wait_stop_signal();
+	if (sig) {
 		log_warn("%s: stopping the guest", strsignal(sig));
-		lc_stop(lc);
+		lc_stop(arg);
 	}
 	return NULL;
 }
@@ -400,15 +406,10 @@ out:
  * had closed it, and the vmm exits in order. */
 static void *serve_signal_thread(void *arg)
 {
-	int fd = (int)(intptr_t)arg;
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	int sig;
-	if (sigwait(&set, &sig) == 0) {
+	int sig = wait_stop_signal();
+	if (sig) {
 		log_info("%s: stopping", strsignal(sig));
-		shutdown(fd, SHUT_RD);
+		shutdown((int)(intptr_t)arg, SHUT_RD);
 	}
 	return NULL;
 }
