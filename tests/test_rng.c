@@ -5,15 +5,14 @@
 #include <string.h>
 
 #include "devices/rng.h"
-#include "vmm/virtio_mmio.h"
+#include "lib/vdriver.h"
 
-#define RAM (1u << 20)
-static struct guest_mem gm;
-static struct virtio_mmio m;
+static struct vdriver drv;
 static struct virtio_rng rng;
-static int line, entropy_calls, entropy_fail;
+static int entropy_calls, entropy_fail;
 static uint8_t counter;
 
+/* Deterministic "entropy": a counter, so tests can check every byte. */
 static int fake_entropy(void *ctx, void *buf, size_t len)
 {
 	entropy_calls++;
@@ -24,137 +23,88 @@ static int fake_entropy(void *ctx, void *buf, size_t len)
 	return 0;
 }
 
-static void set_irq(void *ctx, int level) { line = level; }
-static void wr(uint64_t off, uint32_t v) { virtio_mmio_bus_ops.write(&m, off, 4, v); }
-static uint32_t rd(uint64_t off) { return (uint32_t)virtio_mmio_bus_ops.read(&m, off, 4); }
-
-static void set_desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
-{
-	uint8_t *d = gm_span(&gm, 0x1000 + 16 * i, 16);
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memcpy(d + 14, &next, 2);
-}
-
-static void offer(uint16_t head)
-{
-	uint16_t idx;
-	gm_read(&gm, 0x2002, &idx, 2);
-	gm_write(&gm, 0x2004 + 2 * (idx % 8), &head, 2);
-	idx++;
-	gm_write(&gm, 0x2002, &idx, 2);
-}
-
 static int setup(void **s)
 {
-	static int made;
-	if (!made) {
-		assert_int_equal(gm_create(&gm, RAM), 0);
-		made = 1;
-	}
-	gm_fill(&gm, 0, 0, RAM);
 	struct rng_host h = { .entropy = fake_entropy };
 	virtio_rng_init(&rng, &h);
-	virtio_mmio_init(&m, &rng.dev, &gm, set_irq, NULL);
-	line = entropy_calls = entropy_fail = 0;
+	entropy_calls = entropy_fail = 0;
 	counter = 0;
-	wr(0x70, 3);
-	wr(0x24, 1);
-	wr(0x20, 1); /* VERSION_1 */
-	wr(0x70, 3 | 8);
-	wr(0x30, 0);
-	wr(0x38, 8);
-	wr(0x80, 0x1000);
-	wr(0x90, 0x2000);
-	wr(0xa0, 0x3000);
-	wr(0x44, 1);
-	wr(0x70, 3 | 8 | 4);
-	assert_int_equal(rd(0x70), 15);
+	assert_int_equal(vd_start(&drv, &rng.dev, 0, 1), 15);
 	return 0;
+}
+
+static int teardown(void **s)
+{
+	vd_stop(&drv);
+	return 0;
+}
+
+/* Submit segs, expect one used element for it; returns the used length. */
+static uint32_t roundtrip(const struct vd_seg *segs, unsigned n)
+{
+	uint16_t head = vd_submit(&drv, 0, segs, n);
+	uint32_t id, len;
+	assert_true(vd_used(&drv, 0, &id, &len));
+	assert_int_equal(id, head);
+	return len;
 }
 
 static void test_fills_buffers(void **s)
 {
-	set_desc(0, 0x10000, 8, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
-	set_desc(1, 0x20000, 4, VIRTQ_DESC_F_WRITE, 0);
-	offer(0);
-	wr(0x50, 0);
-	uint8_t a[8], b[4];
-	gm_read(&gm, 0x10000, a, 8);
-	gm_read(&gm, 0x20000, b, 4);
+	uint64_t a = vd_alloc(&drv, 8), b = vd_alloc(&drv, 4);
+	struct vd_seg segs[2] = { { a, 8, true }, { b, 4, true } };
+	assert_int_equal(roundtrip(segs, 2), 12);
+	uint8_t *pa = vd_ptr(&drv, a, 8), *pb = vd_ptr(&drv, b, 4);
 	for (int i = 0; i < 8; i++)
-		assert_int_equal(a[i], i);
+		assert_int_equal(pa[i], i);
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(b[i], 8 + i);
-	uint16_t used;
-	uint32_t elem[2];
-	gm_read(&gm, 0x3002, &used, 2);
-	gm_read(&gm, 0x3004, elem, 8);
-	assert_int_equal(used, 1);
-	assert_int_equal(elem[0], 0);
-	assert_int_equal(elem[1], 12);
-	assert_int_equal(line, 1);
-	assert_int_equal(rd(0x60), 1);
-	wr(0x64, 1);
-	assert_int_equal(line, 0);
+		assert_int_equal(pb[i], 8 + i);
+	assert_int_equal(drv.line, 1);
+	assert_int_equal(vd_read32(&drv, 0x60), 1);
+	vd_write32(&drv, 0x64, 1);
+	assert_int_equal(drv.line, 0);
 	assert_int_equal(rng.bytes_given, 12);
 }
 
 static void test_readonly_buffer_gets_nothing(void **s)
 {
-	set_desc(0, 0x10000, 8, 0, 0);
-	offer(0);
-	wr(0x50, 0);
-	uint16_t used;
-	uint32_t elem[2];
-	gm_read(&gm, 0x3002, &used, 2);
-	gm_read(&gm, 0x3004, elem, 8);
-	assert_int_equal(used, 1);
-	assert_int_equal(elem[1], 0);
+	struct vd_seg seg = { vd_alloc(&drv, 8), 8, false };
+	assert_int_equal(roundtrip(&seg, 1), 0);
 	assert_int_equal(entropy_calls, 0);
 }
 
 static void test_entropy_failure_returns_empty(void **s)
 {
 	entropy_fail = 1;
-	set_desc(0, 0x10000, 8, VIRTQ_DESC_F_WRITE, 0);
-	offer(0);
-	wr(0x50, 0);
-	uint32_t elem[2];
-	gm_read(&gm, 0x3004, elem, 8);
-	assert_int_equal(elem[1], 0);
-	uint8_t a[8], zero[8] = { 0 };
-	gm_read(&gm, 0x10000, a, 8);
-	assert_memory_equal(a, zero, 8);
+	uint64_t a = vd_alloc(&drv, 8);
+	struct vd_seg seg = { a, 8, true };
+	assert_int_equal(roundtrip(&seg, 1), 0);
+	uint8_t zero[8] = { 0 };
+	assert_memory_equal(vd_ptr(&drv, a, 8), zero, 8);
 }
 
 static void test_large_request_is_capped(void **s)
 {
-	set_desc(0, 0x10000, 65536, VIRTQ_DESC_F_WRITE, 0);
-	offer(0);
-	wr(0x50, 0);
-	uint32_t elem[2];
-	gm_read(&gm, 0x3004, elem, 8);
-	assert_int_equal(elem[1], RNG_MAX_PER_REQUEST);
+	struct vd_seg seg = { vd_alloc(&drv, 65536), 65536, true };
+	assert_int_equal(roundtrip(&seg, 1), RNG_MAX_PER_REQUEST);
 }
 
 static void test_hostile_chain_needs_reset(void **s)
 {
-	set_desc(0, 0x10000, 8, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 0); /* self loop */
-	offer(0);
-	wr(0x50, 0);
-	assert_true(rd(0x70) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
-	assert_int_equal(rd(0x60) & 2, 2);
-	uint16_t used;
-	gm_read(&gm, 0x3002, &used, 2);
-	assert_int_equal(used, 0);
+	/* A descriptor whose buffer runs off the end of guest memory. */
+	struct vd_seg seg = { VD_RAM - 4, 8, true };
+	vd_submit(&drv, 0, &seg, 1);
+	assert_true(vd_read32(&drv, 0x70) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	assert_int_equal(vd_read32(&drv, 0x60) & 2, 2);
+	uint32_t id, len;
+	assert_false(vd_used(&drv, 0, &id, &len));
+	assert_int_equal(entropy_calls, 0);
 	/* A reset brings it back. */
-	wr(0x70, 0);
-	assert_int_equal(rd(0x70), 0);
+	vd_write32(&drv, 0x70, 0);
+	assert_int_equal(vd_read32(&drv, 0x70), 0);
 }
 
-#define T(f) cmocka_unit_test_setup(f, setup)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
