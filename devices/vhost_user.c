@@ -243,8 +243,13 @@ static int try_start(struct vhu_server *s, unsigned q)
 		return -EINVAL;
 	}
 	r->started = true;
-	/* Buffers made available before the kick fd arrived get no kick. */
-	if (d->ops->queue_notify)
+	/* Buffers made available before the kick fd arrived get no kick of
+	 * their own. Only then: a notify with nothing to do would still
+	 * interrupt the driver. */
+	uint16_t avail_idx;
+	struct virtqueue *vq = &d->vq[q];
+	if (d->ops->queue_notify && gm_read(&s->mem, vq->avail_gpa + 2, &avail_idx, 2) == 0 &&
+	    avail_idx != vq->last_avail)
 		d->ops->queue_notify(d, q);
 	return 0;
 }
