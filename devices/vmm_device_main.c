@@ -8,16 +8,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "devices/balloon.h"
 #include "devices/block.h"
+#include "devices/console.h"
+#include "devices/net.h"
+#include "devices/net_tap.h"
 #include "devices/rng.h"
 #include "devices/vhost_user.h"
 #include "vmm/log.h"
@@ -28,6 +34,9 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 static const char usage[] =
 	"usage: vmm_device --socket PATH --device block --image FILE [--mode MODE] [--id ID]\n"
 	"       vmm_device --socket PATH --device rng\n"
+	"       vmm_device --socket PATH --device console\n"
+	"       vmm_device --socket PATH --device net --tap NAME\n"
+	"       vmm_device --socket PATH --device balloon [--balloon-pages N]\n"
 	"       vmm_device --help\n"
 	"\n"
 	"Serve one virtio device to a vhost-user front end (QEMU, user-mode Linux with\n"
@@ -39,6 +48,12 @@ static const char usage[] =
 	"devices (virtio device id for virtio_uml in brackets):\n"
 	"  block [2]   virtio-blk over --image FILE (a regular file or block device)\n"
 	"  rng   [4]   virtio-rng; entropy from getrandom(2)\n"
+	"  console [3] virtio-console, one port: guest output to stdout, stdin to the\n"
+	"              guest (input waits in this process until the driver has buffers)\n"
+	"  net   [1]   virtio-net on the TAP interface --tap NAME (created if missing;\n"
+	"              needs CAP_NET_ADMIN); MAC 52:54:00:12:34:56\n"
+	"  balloon [5] virtio-balloon; inflated pages are returned to the host with\n"
+	"              MADV_REMOVE on the front end's memory\n"
 	"\n"
 	"options:\n"
 	"  --socket PATH   where to listen (required)\n"
@@ -49,6 +64,8 @@ static const char usage[] =
 	"                  memory; FILE is opened read-only and never changes)\n"
 	"  --id ID         block: the serial GET_ID returns (default: FILE's name; at\n"
 	"                  most 20 bytes are visible)\n"
+	"  --tap NAME      net: the TAP interface\n"
+	"  --balloon-pages N  balloon: ask the guest for N 4-KiB pages from the start\n"
 	"  --once          exit after the first front end disconnects\n"
 	"  -v, --verbose   say more (repeat for debug)\n"
 	"  -h, --help      this text\n"
@@ -80,6 +97,111 @@ static int entropy(void *ctx, void *buf, size_t len)
 	return 0;
 }
 
+/* ---- host sides of the streaming devices ----
+ * Input the guest has no buffer for yet waits here, and its source is not
+ * polled until the driver adds buffers (rx_space): a full guest throttles
+ * the host instead of losing bytes. */
+static struct virtio_console con;
+static struct virtio_net net;
+static struct virtio_balloon balloon;
+static int in_watch = -1, in_fd = -1;
+static uint8_t pending[NET_MAX_FRAME];
+static size_t pending_len, pending_off;
+static bool in_eof;
+static unsigned long long discarded_bytes;
+
+static void write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* nowhere to put it: the guest's output is dropped */
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void con_write(void *ctx, const void *buf, size_t len) { write_all(STDOUT_FILENO, buf, len); }
+
+/* Push what is pending; true when all of it reached the guest. */
+static bool con_flush(void)
+{
+	while (pending_off < pending_len) {
+		size_t n = virtio_console_host_input(&con, pending + pending_off, pending_len - pending_off);
+		if (n == 0)
+			return false;
+		pending_off += n;
+	}
+	pending_len = pending_off = 0;
+	return true;
+}
+
+static void con_rx_space(void *ctx)
+{
+	if (con_flush() && !in_eof)
+		vhu_watch_enable(&server, in_watch, true);
+}
+
+static void con_input(void *ctx, int fd, short revents)
+{
+	ssize_t n = read(fd, pending, 4096);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		in_eof = true;
+		vhu_watch_enable(&server, in_watch, false);
+		return;
+	}
+	pending_len = (size_t)n;
+	pending_off = 0;
+	if (!con_flush())
+		vhu_watch_enable(&server, in_watch, false);
+}
+
+static void net_send(void *ctx, const void *frame, size_t len) { write_all(in_fd, frame, len); }
+
+/* Deliver the pending frame; true unless it must wait for buffers. */
+static bool net_flush(void)
+{
+	if (!pending_len)
+		return true;
+	if (virtio_net_host_frame(&net, pending, pending_len) == -EAGAIN)
+		return false;
+	pending_len = 0; /* delivered, or dropped for a reason waiting cannot fix */
+	return true;
+}
+
+static void net_rx_space(void *ctx)
+{
+	if (net_flush())
+		vhu_watch_enable(&server, in_watch, true);
+}
+
+static void net_input(void *ctx, int fd, short revents)
+{
+	for (;;) {
+		ssize_t n = read(fd, pending, sizeof(pending));
+		if (n <= 0)
+			return;
+		pending_len = (size_t)n;
+		if (!net_flush()) {
+			vhu_watch_enable(&server, in_watch, false);
+			return;
+		}
+	}
+}
+
+/* The guest gave these pages up: free the host memory behind them. */
+static void balloon_discard(void *ctx, uint64_t gpa, uint64_t len)
+{
+	void *p = gm_span(&server.mem, gpa, len);
+	if (p && madvise(p, len, MADV_REMOVE) == 0)
+		discarded_bytes += len;
+}
+
 static int usage_error(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "vmm_device: ");
@@ -90,7 +212,7 @@ static int usage_error(const char *fmt, const char *arg)
 
 int main(int argc, char **argv)
 {
-	enum { O_SOCKET = 256, O_DEVICE, O_IMAGE, O_MODE, O_ID, O_ONCE };
+	enum { O_SOCKET = 256, O_DEVICE, O_IMAGE, O_MODE, O_ID, O_ONCE, O_TAP, O_PAGES };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "device", required_argument, NULL, O_DEVICE },
@@ -98,11 +220,14 @@ int main(int argc, char **argv)
 		{ "mode", required_argument, NULL, O_MODE },
 		{ "id", required_argument, NULL, O_ID },
 		{ "once", no_argument, NULL, O_ONCE },
+		{ "tap", required_argument, NULL, O_TAP },
+		{ "balloon-pages", required_argument, NULL, O_PAGES },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = NULL, *device = NULL, *image = NULL, *mode_s = NULL, *id = NULL;
+	const char *tap = NULL, *pages_s = NULL;
 	bool once = false;
 	int verbose = 0, c;
 	log_set_prefix("vmm_device");
@@ -115,6 +240,8 @@ int main(int argc, char **argv)
 		case O_MODE: mode_s = optarg; break;
 		case O_ID: id = optarg; break;
 		case O_ONCE: once = true; break;
+		case O_TAP: tap = optarg; break;
+		case O_PAGES: pages_s = optarg; break;
 		case 'v': verbose++; break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;
 		case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
@@ -130,10 +257,26 @@ int main(int argc, char **argv)
 	log_set_level(verbose >= 2 ? LOG_DEBUG : verbose ? LOG_INFO : LOG_WARN);
 
 	bool is_block = strcmp(device, "block") == 0, is_rng = strcmp(device, "rng") == 0;
-	if (!is_block && !is_rng)
-		return usage_error("unknown device '%s' (block or rng)", device);
+	bool is_con = strcmp(device, "console") == 0, is_net = strcmp(device, "net") == 0;
+	bool is_balloon = strcmp(device, "balloon") == 0;
+	if (!is_block && !is_rng && !is_con && !is_net && !is_balloon)
+		return usage_error("unknown device '%s' (block, rng, console, net or balloon)", device);
 	if (!is_block && (image || mode_s || id))
 		return usage_error("--image, --mode and --id are for --device block, not %s", device);
+	if (!is_net && tap)
+		return usage_error("--tap is for --device net, not %s", device);
+	if (is_net && !tap)
+		return usage_error("%s", "--device net needs --tap NAME");
+	if (!is_balloon && pages_s)
+		return usage_error("--balloon-pages is for --device balloon, not %s", device);
+	unsigned long pages = 0;
+	if (pages_s) {
+		char *end;
+		errno = 0;
+		pages = strtoul(pages_s, &end, 10);
+		if (errno || *end || !*pages_s || pages > UINT32_MAX || pages_s[0] == '-')
+			return usage_error("--balloon-pages '%s' is not a page count", pages_s);
+	}
 
 	static struct virtio_block blk;
 	static struct virtio_rng rng;
@@ -170,6 +313,26 @@ int main(int argc, char **argv)
 			return EXIT_RUNTIME;
 		}
 		dev = &blk.dev;
+	} else if (is_con) {
+		struct console_host h = { NULL, con_write, con_rx_space };
+		virtio_console_init(&con, &h);
+		dev = &con.dev;
+		in_fd = STDIN_FILENO;
+	} else if (is_net) {
+		char actual[64];
+		in_fd = net_tap_open(tap, true, actual, sizeof(actual));
+		if (in_fd < 0) {
+			fprintf(stderr, "vmm_device: cannot open TAP '%s': %s\n", tap, strerror(-in_fd));
+			return EXIT_RUNTIME;
+		}
+		static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+		struct net_host h = { NULL, net_send, net_rx_space };
+		virtio_net_init(&net, mac, &h);
+		dev = &net.dev;
+	} else if (is_balloon) {
+		struct balloon_host h = { NULL, balloon_discard, NULL, NULL };
+		virtio_balloon_init(&balloon, &h, false);
+		dev = &balloon.dev;
 	} else {
 		struct rng_host h = { NULL, entropy };
 		virtio_rng_init(&rng, &h);
@@ -184,6 +347,12 @@ int main(int argc, char **argv)
 		        r == -EEXIST ? "a file that is not a socket is in the way" : strerror(-r));
 		return EXIT_RUNTIME;
 	}
+	if (is_con)
+		in_watch = vhu_add_watch(&server, STDIN_FILENO, POLLIN, con_input, NULL);
+	if (is_net)
+		in_watch = vhu_add_watch(&server, in_fd, POLLIN, net_input, NULL);
+	if (is_balloon)
+		virtio_balloon_request_pages(&balloon, (uint32_t)pages);
 	/* A front end that exits first leaves our call pipes without a reader. */
 	signal(SIGPIPE, SIG_IGN);
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -200,6 +369,16 @@ int main(int argc, char **argv)
 	}
 	vhu_destroy(&server);
 	unlink(sock);
+	if (is_balloon)
+		log_info("balloon: %llu pages inflated, %llu deflated, actual %u, %llu bytes returned to the host",
+		         (unsigned long long)balloon.inflated_pages,
+		         (unsigned long long)balloon.deflated_pages, balloon.actual, discarded_bytes);
+	if (is_con)
+		log_info("console: %llu bytes out, %llu bytes in", (unsigned long long)con.tx_bytes,
+		         (unsigned long long)con.rx_bytes);
+	if (is_net)
+		log_info("net: %llu frames out, %llu frames in", (unsigned long long)net.tx_frames,
+		         (unsigned long long)net.rx_frames);
 	if (is_block) {
 		/* Whatever the guest wrote reaches the disk before we say we are done. */
 		if (mode == BLOCK_DEV_READ_WRITE && fsync(img_fd) < 0) {
