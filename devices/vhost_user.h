@@ -101,6 +101,8 @@ enum vhu_request {
  * stream cannot be resynchronised, so the connection is closed. */
 #define VHU_MAX_PAYLOAD 4096
 #define VHU_MAX_WATCHES 16
+/* Largest ring accepted (QEMU's own limit for vhost-user rings). */
+#define VHU_MAX_QUEUE_SIZE 1024u
 /* A front end that sent a header gets this long to send the rest. */
 #define VHU_BODY_TIMEOUT_MS 5000
 

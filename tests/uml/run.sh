@@ -34,7 +34,9 @@ cp "$HERE/guest-init.sh" "$ROOTFS/init"
 chmod 755 "$ROOTFS/init"
 # insmod order matters: dependencies first (numbered so the glob sorts them).
 i=10
-for m in drivers/block/virtio_blk.ko; do
+for m in drivers/block/virtio_blk.ko drivers/char/virtio_console.ko \
+	drivers/virtio/virtio_balloon.ko net/core/failover.ko drivers/net/net_failover.ko \
+	drivers/net/virtio_net.ko; do
 	[ -f "$MODS/$m" ] && cp "$MODS/$m" "$ROOTFS/lib/modules/$i-$(basename "$m")"
 	i=$((i + 1))
 done
@@ -68,7 +70,40 @@ start_dev rw --device block --image "$W/rw.img" --mode rw --id uml-rw
 start_dev vol --device block --image "$W/vol.img" --mode volatile --id uml-vol
 start_dev ro --device block --image "$W/ro.img" --mode ro --id uml-ro
 start_dev rng --device rng
-for n in rw vol ro rng; do
+# console: stdin is a FIFO the harness writes once it has seen the guest's
+# line on stdout, like a person answering a prompt (input typed before the
+# guest opens /dev/hvc0 would sit in the port until the next interrupt).
+mkfifo "$W/con.in"
+exec 5<> "$W/con.in"
+"$DEV" --socket "$W/con.sock" --once --device console -v < "$W/con.in" > "$W/con.out" 2> "$W/con.log" &
+pids+=($!); pid_con=$!
+(
+	for _ in $(seq 1500); do
+		grep -q "$PATTERN-g2h" "$W/con.out" 2>/dev/null && { printf '%s\n' "$PATTERN-h2g" >&5; exit 0; }
+		sleep 0.02
+	done
+) &
+pids+=($!)
+start_dev balloon --device balloon --balloon-pages 4096 -v
+devs="rw vol ro rng con balloon"
+# net: a TAP in a network namespace of its own (nothing on the host's
+# network changes), address 10.0.2.1, and a TCP echo service on it.
+net_check=net
+if unshare -n true 2>/dev/null && [ -c /dev/net/tun ] && command -v ip > /dev/null; then
+	unshare -n bash -c '
+		ip tuntap add dev umltap0 mode tap && ip addr add 10.0.2.1/24 dev umltap0 &&
+		ip link set umltap0 up && ip link set lo up || exit 1
+		# One TCP connection: answer the line with "<line>-tcp".
+		( exec busybox nc -l -p 7777 -e sh -c "read l; echo \"\$l-tcp\"" ) &
+		exec "$0" --socket "$1" --once --device net --tap umltap0 -v' \
+		"$DEV" "$W/net.sock" 2> "$W/net.log" &
+	pids+=($!); pid_net=$!
+	devs="$devs net"
+else
+	net_check=net-skip
+	check net-ping SKIP "no network namespace or /dev/net/tun here (needs root)"
+fi
+for n in $devs; do
 	for _ in $(seq 100); do [ -S "$W/$n.sock" ] && break; sleep 0.02; done
 	[ -S "$W/$n.sock" ] || { check "$n-listen" FAIL "no socket"; cat "$W/$n.log"; exit 1; }
 done
@@ -80,7 +115,10 @@ timeout -k 5 "$BOOT_TIMEOUT" "$UML" mem=128M initrd="$INITRD" con=null con0=fd:0
 	quiet loglevel=3 \
 	virtio_uml.device="$W/rw.sock:2" virtio_uml.device="$W/vol.sock:2" \
 	virtio_uml.device="$W/ro.sock:2" virtio_uml.device="$W/rng.sock:4" \
-	uml_checks=block-rw,block-volatile,block-ro,rng uml_pattern="$PATTERN" \
+	virtio_uml.device="$W/con.sock:3" virtio_uml.device="$W/balloon.sock:5" \
+	$( [ $net_check = net ] && echo virtio_uml.device="$W/net.sock:1" ) \
+	uml_checks=block-rw,block-volatile,block-ro,rng,console,balloon,$net_check \
+	uml_pattern="$PATTERN" \
 	< /dev/null > "$W/uml.log" 2>&1
 uml_rc=$?
 t1=$(date +%s.%N)
@@ -96,7 +134,7 @@ fi
 
 # ---- after the guest: what the host must see ----
 # Each vmm_device --once exits when its front end disconnects.
-for n in rw vol ro rng; do
+for n in $devs; do
 	p=$(eval echo "\$pid_$n")
 	for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
 	if kill -0 "$p" 2>/dev/null; then
@@ -126,6 +164,18 @@ fi
 [ "$(sha256sum < "$W/ro.img")" = "$ro_sum" ] \
 	&& check block-ro-host PASS "host image unchanged" \
 	|| check block-ro-host FAIL "host image changed"
+grep -q "$PATTERN-g2h" "$W/con.out" \
+	&& check console-g2h PASS "guest's line on vmm_device's stdout" \
+	|| check console-g2h FAIL "guest's line not on vmm_device's stdout"
+grep -q 'console: [0-9]* bytes out' "$W/con.log" && \
+	echo "FIGURE console $(grep -o 'console: [0-9]* bytes out.*' "$W/con.log" | sed 's/console: //')"
+b=$(grep -o 'balloon: [0-9]* pages inflated.*' "$W/balloon.log")
+case $b in
+# The driver deflates everything when it is removed at power-off, so
+# "actual" is back to 0 by now; what matters is what was inflated and freed.
+"balloon: 4096 pages inflated"*"16777216 bytes returned"*) check balloon-host PASS "$b" ;;
+*) check balloon-host FAIL "${b:-no balloon summary}" ;;
+esac
 
 echo "UML-SUMMARY: $fails failed"
 [ $fails -eq 0 ]
