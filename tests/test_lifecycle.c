@@ -369,6 +369,29 @@ static void test_serial_host_input(void **s)
 	vm_destroy(vm);
 }
 
+static void test_console_and_balloon_services(void **s)
+{
+	struct guest_lifecycle *lc = new_lc(-1);
+	struct guest_config c;
+	char err[256];
+	good_config(&c, 1);
+	c.has_virtio_console = c.virtio_console = true;
+	c.has_virtio_balloon = c.virtio_balloon = true;
+	assert_int_equal(lc_create(lc, &c, err, sizeof(err)), GUEST_OK);
+	int fd;
+	assert_int_equal(guest_get_console(lc, &fd), GUEST_OK);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(guest_get_balloon_controller(lc, &fd), GUEST_OK);
+	assert_int_equal(lc_balloon_request_pages(lc, 64), GUEST_OK);
+	uint32_t actual, requested;
+	assert_int_equal(lc_balloon_size(lc, &actual, &requested), GUEST_OK);
+	assert_int_equal(requested, 64);
+	assert_int_equal(actual, 0); /* no driver has inflated anything */
+	assert_int_equal(guest_get_host_vsock_endpoint(lc, &fd), GUEST_ERR_DEVICE_NOT_PRESENT);
+	lc_free(lc);
+}
+
 static void test_error_names(void **s)
 {
 	assert_string_equal(guest_error_name(GUEST_ERR_BAD_CONFIG), "BAD_CONFIG");
@@ -398,6 +421,7 @@ int main(void)
 		cmocka_unit_test_setup(test_serial_socket_carries_output, setup),
 		cmocka_unit_test_setup(test_device_overlap, setup),
 		cmocka_unit_test_setup(test_serial_host_input, setup),
+		cmocka_unit_test_setup(test_console_and_balloon_services, setup),
 		cmocka_unit_test(test_error_names),
 	};
 	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);

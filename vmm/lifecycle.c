@@ -188,11 +188,66 @@ static enum guest_error no_device_yet(struct guest_lifecycle *lc, int *fd)
 	return e;
 }
 
-/* The devices behind these arrive with the [devices] issue; until a guest has
- * one, the seed's answer is DEVICE_NOT_PRESENT. */
 enum guest_error guest_get_console(struct guest_lifecycle *lc, int *fd)
 {
-	return no_device_yet(lc, fd);
+	*fd = -1;
+	pthread_mutex_lock(&lc->lock);
+	enum guest_error e = GUEST_OK;
+	if (!lc->vm)
+		e = GUEST_ERR_NOT_CREATED;
+	else if (lc->vm->console_peer_fd < 0)
+		e = GUEST_ERR_DEVICE_NOT_PRESENT;
+	else if ((*fd = fcntl(lc->vm->console_peer_fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		e = GUEST_ERR_INTERNAL_ERROR;
+	pthread_mutex_unlock(&lc->lock);
+	return e;
+}
+
+/* The balloon, under the VM's event lock (its driver runs on vCPU threads). */
+enum guest_error lc_balloon_request_pages(struct guest_lifecycle *lc, uint32_t pages)
+{
+	pthread_mutex_lock(&lc->lock);
+	enum guest_error e = !lc->vm ? GUEST_ERR_NOT_CREATED
+	                   : !lc->vm->balloon ? GUEST_ERR_DEVICE_NOT_PRESENT : GUEST_OK;
+	if (e == GUEST_OK) {
+		pthread_mutex_lock(&lc->vm->event_lock);
+		virtio_balloon_request_pages(lc->vm->balloon, pages);
+		pthread_mutex_unlock(&lc->vm->event_lock);
+	}
+	pthread_mutex_unlock(&lc->lock);
+	return e;
+}
+
+enum guest_error lc_balloon_size(struct guest_lifecycle *lc, uint32_t *actual,
+                                 uint32_t *requested)
+{
+	*actual = *requested = 0;
+	pthread_mutex_lock(&lc->lock);
+	enum guest_error e = !lc->vm ? GUEST_ERR_NOT_CREATED
+	                   : !lc->vm->balloon ? GUEST_ERR_DEVICE_NOT_PRESENT : GUEST_OK;
+	if (e == GUEST_OK) {
+		pthread_mutex_lock(&lc->vm->event_lock);
+		*actual = lc->vm->balloon->actual;
+		*requested = lc->vm->balloon->num_pages;
+		pthread_mutex_unlock(&lc->vm->event_lock);
+	}
+	pthread_mutex_unlock(&lc->lock);
+	return e;
+}
+
+int lc_balloon_stats(struct guest_lifecycle *lc, struct balloon_stat *out, unsigned max)
+{
+	pthread_mutex_lock(&lc->lock);
+	int n = -ENODEV;
+	if (lc->vm && lc->vm->balloon) {
+		pthread_mutex_lock(&lc->vm->event_lock);
+		/* Ask for fresh numbers for next time; answer with the latest. */
+		virtio_balloon_request_stats(lc->vm->balloon);
+		n = virtio_balloon_get_stats(lc->vm->balloon, out, max);
+		pthread_mutex_unlock(&lc->vm->event_lock);
+	}
+	pthread_mutex_unlock(&lc->lock);
+	return n;
 }
 
 enum guest_error guest_get_host_vsock_endpoint(struct guest_lifecycle *lc, int *fd)
@@ -202,5 +257,10 @@ enum guest_error guest_get_host_vsock_endpoint(struct guest_lifecycle *lc, int *
 
 enum guest_error guest_get_balloon_controller(struct guest_lifecycle *lc, int *fd)
 {
-	return no_device_yet(lc, fd);
+	*fd = -1;
+	pthread_mutex_lock(&lc->lock);
+	enum guest_error e = !lc->vm ? GUEST_ERR_NOT_CREATED
+	                   : !lc->vm->balloon ? GUEST_ERR_DEVICE_NOT_PRESENT : GUEST_OK;
+	pthread_mutex_unlock(&lc->lock);
+	return e;
 }

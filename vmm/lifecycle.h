@@ -61,8 +61,17 @@ const char *lc_last_error(struct guest_lifecycle *lc);
 enum guest_error guest_get_serial(struct guest_lifecycle *lc, int *fd);
 /* GetConsole: DEVICE_NOT_PRESENT without a virtio-console. */
 enum guest_error guest_get_console(struct guest_lifecycle *lc, int *fd);
-/* GetHostVsockEndpoint / GetBalloonController: DEVICE_NOT_PRESENT without the device. */
+/* GetHostVsockEndpoint / GetBalloonController: DEVICE_NOT_PRESENT without the
+ * device. The balloon is then driven with lc_balloon_* (no fd is made). */
 enum guest_error guest_get_host_vsock_endpoint(struct guest_lifecycle *lc, int *fd);
 enum guest_error guest_get_balloon_controller(struct guest_lifecycle *lc, int *fd);
+
+/* BalloonController: RequestNumPages, GetBalloonSize, GetMemStats. */
+enum guest_error lc_balloon_request_pages(struct guest_lifecycle *lc, uint32_t pages);
+enum guest_error lc_balloon_size(struct guest_lifecycle *lc, uint32_t *actual,
+                                 uint32_t *requested);
+/* The latest stats (count, or -ENODATA none yet, -ENODEV no balloon). */
+struct balloon_stat;
+int lc_balloon_stats(struct guest_lifecycle *lc, struct balloon_stat *out, unsigned max);
 
 #endif

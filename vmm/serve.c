@@ -12,6 +12,7 @@
 
 #include "fidl/channel.h"
 #include "fidl/virtualization.h"
+#include "devices/balloon.h"
 #include "vmm/lifecycle.h"
 #include "vmm/log.h"
 
@@ -19,7 +20,10 @@
 
 struct server {
 	int lifecycle_fd;
+	/* Channels bound through the lifecycle: Guest, and the BalloonController
+	 * server ends handed over by Guest.GetBalloonController. */
 	int guest_fds[SERVE_MAX_GUEST_CHANNELS];
+	bool is_balloon[SERVE_MAX_GUEST_CHANNELS];
 	unsigned nguest;
 	struct guest_lifecycle *lc;
 	pthread_mutex_t send_lock; /* the run thread answers Run concurrently */
@@ -79,7 +83,19 @@ static void close_guest_channel(struct server *s, unsigned i, int32_t epitaph)
 		fidl_chan_close_with_epitaph(s->guest_fds[i], epitaph);
 	else
 		close(s->guest_fds[i]);
-	s->guest_fds[i] = s->guest_fds[--s->nguest];
+	s->nguest--;
+	s->guest_fds[i] = s->guest_fds[s->nguest];
+	s->is_balloon[i] = s->is_balloon[s->nguest];
+}
+
+static bool add_channel(struct server *s, int fd, bool balloon)
+{
+	if (s->nguest == SERVE_MAX_GUEST_CHANNELS)
+		return false;
+	s->guest_fds[s->nguest] = fd;
+	s->is_balloon[s->nguest] = balloon;
+	s->nguest++;
+	return true;
 }
 
 /* One GuestLifecycle message. Returns false when the channel must close. */
@@ -116,14 +132,10 @@ static bool lifecycle_msg(struct server *s)
 			return false;
 		}
 		enum guest_error e = lc_bind(s->lc);
-		if (e == GUEST_OK && s->nguest == SERVE_MAX_GUEST_CHANNELS)
+		if (e == GUEST_OK && !add_channel(s, guest, false))
 			e = GUEST_ERR_DUPLICATE_PUBLIC_SERVICES;
-		if (e) {
-			/* The seed: outside Create..Stop the channel is closed at once. */
+		if (e) /* The seed: outside Create..Stop the channel is closed at once. */
 			close(guest);
-		} else {
-			s->guest_fds[s->nguest++] = guest;
-		}
 		reply_result(s, s->lifecycle_fd, txid, FV_ORD_LIFECYCLE_BIND, e, -1);
 		return true;
 	}
@@ -204,20 +216,77 @@ static void guest_msg(struct server *s, unsigned i)
 		if (out >= 0)
 			close(out);
 		return;
-	case FV_ORD_GUEST_GET_HOST_VSOCK_ENDPOINT:
 	case FV_ORD_GUEST_GET_BALLOON_CONTROLLER:
 		if (fv_dec_handle_body(&d, &req) != ZX_OK)
 			break;
-		e = d.hdr.ordinal == FV_ORD_GUEST_GET_HOST_VSOCK_ENDPOINT
-		        ? guest_get_host_vsock_endpoint(s->lc, &out)
-		        : guest_get_balloon_controller(s->lc, &out);
-		/* The server end is served by the device once it exists; without the
-		 * device it is closed with the error. */
+		e = guest_get_balloon_controller(s->lc, &out);
+		if (e == GUEST_OK && !add_channel(s, req, true))
+			e = GUEST_ERR_DUPLICATE_PUBLIC_SERVICES;
+		if (e) /* without the device the server end is closed with the error */
+			close(req);
+		reply_result(s, fd, txid, d.hdr.ordinal, e, -1);
+		return;
+	case FV_ORD_GUEST_GET_HOST_VSOCK_ENDPOINT:
+		if (fv_dec_handle_body(&d, &req) != ZX_OK)
+			break;
+		e = guest_get_host_vsock_endpoint(s->lc, &out);
 		close(req);
 		if (out >= 0)
 			close(out);
 		reply_result(s, fd, txid, d.hdr.ordinal, e, -1);
 		return;
+	default:
+		fidl_msg_close_handles(&s->in);
+		close_guest_channel(s, i, ZX_ERR_NOT_SUPPORTED);
+		return;
+	}
+	close_guest_channel(s, i, ZX_ERR_INVALID_ARGS);
+}
+
+/* One BalloonController message on channel i. */
+static void balloon_msg(struct server *s, unsigned i)
+{
+	int fd = s->guest_fds[i];
+	struct fidl_dec d;
+	if (fidl_dec_init(&d, &s->in) != ZX_OK) {
+		close_guest_channel(s, i, d.status);
+		return;
+	}
+	uint32_t txid = d.hdr.txid, pages;
+	switch (d.hdr.ordinal) {
+	case FV_ORD_BALLOON_REQUEST_NUM_PAGES:
+		if (fv_dec_u32_body(&d, &pages) != ZX_OK)
+			break;
+		if (lc_balloon_request_pages(s->lc, pages) != GUEST_OK)
+			close_guest_channel(s, i, ZX_ERR_UNAVAILABLE);
+		return;
+	case FV_ORD_BALLOON_GET_BALLOON_SIZE: {
+		if (fv_dec_empty(&d) != ZX_OK)
+			break;
+		uint32_t actual, requested;
+		if (lc_balloon_size(s->lc, &actual, &requested) != GUEST_OK) {
+			close_guest_channel(s, i, ZX_ERR_UNAVAILABLE);
+			return;
+		}
+		if (fv_enc_balloon_size_resp(&s->out, txid, actual, requested) == ZX_OK)
+			send_msg(s, fd, &s->out);
+		return;
+	}
+	case FV_ORD_BALLOON_GET_MEM_STATS: {
+		if (fv_dec_empty(&d) != ZX_OK)
+			break;
+		struct balloon_stat st[BALLOON_MAX_STATS];
+		struct fv_mem_stat ms[BALLOON_MAX_STATS];
+		int n = lc_balloon_stats(s->lc, st, BALLOON_MAX_STATS);
+		for (int k = 0; k < n; k++)
+			ms[k] = (struct fv_mem_stat){ .tag = st[k].tag, .val = st[k].val };
+		/* No stats yet: ZX_ERR_SHOULD_WAIT-like status and no vector, as the
+		 * driver has not answered a request so far. */
+		if (fv_enc_mem_stats_resp(&s->out, txid, n >= 0 ? ZX_OK : ZX_ERR_UNAVAILABLE, n >= 0,
+		                          ms, n > 0 ? (size_t)n : 0) == ZX_OK)
+			send_msg(s, fd, &s->out);
+		return;
+	}
 	default:
 		fidl_msg_close_handles(&s->in);
 		close_guest_channel(s, i, ZX_ERR_NOT_SUPPORTED);
@@ -265,7 +334,9 @@ int vmm_serve(int channel_fd, const struct hv_ops *hv, int hv_fd)
 			if (gi >= s->nguest || !p[i].revents || p[i].fd != s->guest_fds[gi])
 				continue;
 			int r = fidl_chan_recv(s->guest_fds[gi], &s->in);
-			if (r == ZX_OK)
+			if (r == ZX_OK && s->is_balloon[gi])
+				balloon_msg(s, gi);
+			else if (r == ZX_OK)
 				guest_msg(s, gi);
 			else
 				close_guest_channel(s, gi, r == ZX_ERR_PEER_CLOSED ? 0 : r);

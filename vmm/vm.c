@@ -17,8 +17,6 @@
 #include "log.h"
 #include "mptable.h"
 
-static enum guest_error fail(char *err, size_t errlen, enum guest_error e, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 static enum guest_error add_device(struct vm *vm, enum bus_space space, uint64_t base,
                                    uint64_t len, const char *name,
                                    const struct bus_device_ops *ops, void *ctx,
@@ -150,14 +148,17 @@ static int vm_block_fdatasync(void *ctx, int fd)
 /* How many virtio-mmio slots a config asks for. */
 static unsigned virtio_wanted(const struct guest_config *c)
 {
-	return (unsigned)c->n_block_devices + (c->has_virtio_rng && c->virtio_rng);
+	return (unsigned)c->n_block_devices + (c->has_virtio_rng && c->virtio_rng) +
+	       (c->has_virtio_console && c->virtio_console) +
+	       (c->has_virtio_balloon && c->virtio_balloon) + (unsigned)c->n_net_devices +
+	       (c->has_default_net && c->default_net);
 }
 
-static enum guest_error add_virtio(struct vm *vm, struct virtio_device *dev, char *err,
-                                   size_t errlen)
+enum guest_error vm_add_virtio(struct vm *vm, struct virtio_device *dev, char *err,
+                              size_t errlen)
 {
 	if (vm->nvirtio == VM_MAX_VIRTIO)
-		return fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
+		return vm_fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
 		            "more than %d virtio devices", VM_MAX_VIRTIO);
 	unsigned i = vm->nvirtio;
 	struct vm_virtio_slot *slot = &vm->virtio[i];
@@ -183,7 +184,7 @@ static void guest_reset(void *ctx)
 
 /* ---- build ---- */
 
-static enum guest_error fail(char *err, size_t errlen, enum guest_error e, const char *fmt, ...)
+enum guest_error vm_fail(char *err, size_t errlen, enum guest_error e, const char *fmt, ...)
 {
 	if (err && errlen) {
 		va_list ap;
@@ -201,18 +202,18 @@ static enum guest_error add_device(struct vm *vm, enum bus_space space, uint64_t
 {
 	int r = bus_register(&vm->bus, space, base, len, name, ops, ctx);
 	if (r == -EEXIST)
-		return fail(err, errlen, GUEST_ERR_DEVICE_MEMORY_OVERLAP,
+		return vm_fail(err, errlen, GUEST_ERR_DEVICE_MEMORY_OVERLAP,
 		            "%s at %s 0x%llx+0x%llx overlaps a device already there", name,
 		            space == BUS_PIO ? "port" : "address", (unsigned long long)base,
 		            (unsigned long long)len);
 	if (r < 0)
-		return fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
+		return vm_fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
 		            "%s: cannot map at 0x%llx: %s", name, (unsigned long long)base,
 		            strerror(-r));
 	r = vm->hv->set_trap(vm->guest, space == BUS_PIO ? HV_TRAP_IO : HV_TRAP_MEM, base, len,
 	                     (uint64_t)(uintptr_t)ctx);
 	if (r < 0)
-		return fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
+		return vm_fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
 		            "%s: hypervisor refused the trap: %s", name, strerror(-r));
 	return GUEST_OK;
 }
@@ -229,13 +230,13 @@ static enum guest_error build(struct vm *vm, const struct vm_params *p, char *er
 {
 	int r = p->hv->guest_create(p->hv_fd, p->backend_arg, &vm->guest);
 	if (r < 0)
-		return fail(err, errlen, GUEST_ERR_GUEST_INITIALIZATION_FAILURE,
+		return vm_fail(err, errlen, GUEST_ERR_GUEST_INITIALIZATION_FAILURE,
 		            "%s backend cannot create a guest: %s", p->hv->name, strerror(-r));
 
 	uint64_t mem = gc_memory(&vm->cfg);
 	r = gm_create(&vm->mem, mem);
 	if (r < 0)
-		return fail(err, errlen, GUEST_ERR_GUEST_INITIALIZATION_FAILURE,
+		return vm_fail(err, errlen, GUEST_ERR_GUEST_INITIALIZATION_FAILURE,
 		            "cannot allocate %llu bytes of guest memory: %s",
 		            (unsigned long long)mem, strerror(-r));
 	for (unsigned i = 0; i < vm->mem.nregions; i++) {
@@ -243,7 +244,7 @@ static enum guest_error build(struct vm *vm, const struct vm_params *p, char *er
 		r = vm->hv->map_memory(vm->guest, g->gpa, vm->mem.host + g->offset, g->len,
 		                       vm->mem.fd, g->offset);
 		if (r < 0)
-			return fail(err, errlen, GUEST_ERR_GUEST_INITIALIZATION_FAILURE,
+			return vm_fail(err, errlen, GUEST_ERR_GUEST_INITIALIZATION_FAILURE,
 			            "cannot map guest memory at 0x%llx: %s",
 			            (unsigned long long)g->gpa, strerror(-r));
 	}
@@ -251,7 +252,7 @@ static enum guest_error build(struct vm *vm, const struct vm_params *p, char *er
 	struct uart_host uh = { .ctx = vm, .tx = serial_tx, .set_irq = serial_irq };
 	vm->uart = uart8250_create(&uh);
 	if (!vm->uart)
-		return fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
+		return vm_fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
 		            "serial port: out of memory");
 	enum guest_error e = add_device(vm, BUS_PIO, VM_COM1_BASE, UART8250_PORTS, "serial",
 	                                &uart8250_bus_ops, vm->uart, err, errlen);
@@ -265,14 +266,14 @@ static enum guest_error build(struct vm *vm, const struct vm_params *p, char *er
 		return e;
 
 	if (virtio_wanted(&vm->cfg) > VM_MAX_VIRTIO)
-		return fail(err, errlen, GUEST_ERR_BAD_CONFIG,
+		return vm_fail(err, errlen, GUEST_ERR_BAD_CONFIG,
 		            "%u virtio devices requested; this machine has %d virtio-mmio slots",
 		            virtio_wanted(&vm->cfg), VM_MAX_VIRTIO);
 	for (size_t i = 0; i < vm->cfg.n_block_devices; i++) {
 		const struct block_spec *bs = &vm->cfg.block_devices[i];
 		struct virtio_block *b = calloc(1, sizeof(*b));
 		if (!b)
-			return fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "out of memory");
+			return vm_fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "out of memory");
 		vm->blocks[vm->nblocks++] = b;
 		static const enum block_dev_mode modes[] = {
 			[BLOCK_READ_WRITE] = BLOCK_DEV_READ_WRITE,
@@ -282,34 +283,38 @@ static enum guest_error build(struct vm *vm, const struct vm_params *p, char *er
 		struct block_io io = { vm, vm_block_pread, vm_block_pwrite, vm_block_fdatasync };
 		r = virtio_block_init(b, bs->fd, modes[bs->mode], bs->id, &io);
 		if (r < 0)
-			return fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
+			return vm_fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
 			            "block device \"%s\": %s", bs->id,
 			            r == -EINVAL ? "not a regular file or block device" : strerror(-r));
-		e = add_virtio(vm, &b->dev, err, errlen);
+		e = vm_add_virtio(vm, &b->dev, err, errlen);
 		if (e)
 			return e;
 	}
 	if (vm->cfg.has_virtio_rng && vm->cfg.virtio_rng) {
 		vm->rng = calloc(1, sizeof(*vm->rng));
 		if (!vm->rng)
-			return fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "out of memory");
+			return vm_fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "out of memory");
 		struct rng_host rh = { .ctx = vm, .entropy = vm_entropy };
 		virtio_rng_init(vm->rng, &rh);
-		e = add_virtio(vm, &vm->rng->dev, err, errlen);
+		e = vm_add_virtio(vm, &vm->rng->dev, err, errlen);
 		if (e)
 			return e;
 	}
 
+	e = vm_io_add_devices(vm, err, errlen);
+	if (e)
+		return e;
+
 	r = mptable_write(&vm->mem, vm->ncpus);
 	if (r < 0)
-		return fail(err, errlen, GUEST_ERR_GUEST_INITIALIZATION_FAILURE,
+		return vm_fail(err, errlen, GUEST_ERR_GUEST_INITIALIZATION_FAILURE,
 		            "cannot write the MP table for %u cpus: %s", vm->ncpus, strerror(-r));
 
 	if (vm->have_source && vm->source.kernel_less)
 		goto vcpus; /* replay: devices read only recorded memory */
 	char *cmdline = gc_full_cmdline(&vm->cfg);
 	if (!cmdline)
-		return fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "out of memory");
+		return vm_fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "out of memory");
 	e = loader_load(&vm->mem, vm->cfg.kernel_fd, vm->cfg.ramdisk_fd, cmdline, vm->ncpus,
 	                &vm->boot, err, errlen);
 	free(cmdline);
@@ -322,12 +327,12 @@ vcpus:
 		vm->vcpus[i].id = i;
 		r = vm->hv->vcpu_create(vm->guest, i, &vm->vcpus[i].hv);
 		if (r < 0)
-			return fail(err, errlen, GUEST_ERR_VCPU_START_FAILURE,
+			return vm_fail(err, errlen, GUEST_ERR_VCPU_START_FAILURE,
 			            "cannot create vCPU %u: %s", i, strerror(-r));
 	}
 	r = vm->hv->vcpu_write_state(vm->vcpus[0].hv, &vm->boot.bsp);
 	if (r < 0)
-		return fail(err, errlen, GUEST_ERR_VCPU_START_FAILURE,
+		return vm_fail(err, errlen, GUEST_ERR_VCPU_START_FAILURE,
 		            "cannot set the boot vCPU's entry state: %s", strerror(-r));
 	return GUEST_OK;
 }
@@ -339,7 +344,7 @@ enum guest_error vm_create(const struct vm_params *p, struct guest_config *cfg,
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		gc_free(cfg);
-		return fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "out of memory");
+		return vm_fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "out of memory");
 	}
 	vm->cfg = *cfg;
 	gc_init(cfg);
@@ -348,7 +353,7 @@ enum guest_error vm_create(const struct vm_params *p, struct guest_config *cfg,
 	vm->serial_fd = -1;
 	vm->serial_in_fd = -1;
 	vm->serial_peer_fd = -1;
-	vm->io_wake_fd = -1;
+	vm_io_init(vm);
 	bus_init(&vm->bus);
 	pthread_mutex_init(&vm->event_lock, NULL);
 	pthread_mutex_init(&vm->state_lock, NULL);
@@ -368,7 +373,7 @@ enum guest_error vm_create(const struct vm_params *p, struct guest_config *cfg,
 		int sv[2];
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 			vm_destroy(vm);
-			return fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "socketpair: %s",
+			return vm_fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "socketpair: %s",
 			            strerror(errno));
 		}
 		vm->serial_fd = sv[0];
@@ -388,57 +393,6 @@ enum guest_error vm_create(const struct vm_params *p, struct guest_config *cfg,
 		                                    vm->sink.mem_write };
 	*out = vm;
 	return GUEST_OK;
-}
-
-/* ---- host input ---- */
-
-size_t vm_host_input(struct vm *vm, const char *device, const void *data, size_t len)
-{
-	size_t taken = 0;
-	pthread_mutex_lock(&vm->event_lock);
-	if (strcmp(device, "serial") == 0 && vm->uart)
-		taken = uart8250_rx(vm->uart, data, len);
-	if (taken && vm->have_sink && vm->sink.host_input)
-		vm->sink.host_input(vm->sink.ctx, device, data, taken);
-	pthread_mutex_unlock(&vm->event_lock);
-	return taken;
-}
-
-/* Feeds host input to devices while the guest runs. The UART takes at most a
- * FIFO's worth at a time; the rest waits here (and the host's socket buffer
- * holds what we have not read), so no byte is lost while the guest is slow. */
-static void *io_main(void *arg)
-{
-	struct vm *vm = arg;
-	bool in_open = vm->serial_in_fd >= 0;
-	for (;;) {
-		struct pollfd p[2] = {
-			{ .fd = vm->io_wake_fd, .events = POLLIN },
-			{ .fd = in_open && vm->serial_npending < sizeof(vm->serial_pending)
-			          ? vm->serial_in_fd : -1,
-			  .events = POLLIN },
-		};
-		/* With bytes waiting for FIFO room, look again soon. */
-		int r = poll(p, 2, vm->serial_npending ? 5 : -1);
-		if (r < 0 && errno != EINTR)
-			break;
-		if (p[0].revents)
-			break;
-		if (p[1].revents) {
-			ssize_t n = read(vm->serial_in_fd, vm->serial_pending + vm->serial_npending,
-			                 sizeof(vm->serial_pending) - vm->serial_npending);
-			if (n > 0)
-				vm->serial_npending += (size_t)n;
-			else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-				in_open = false; /* end of input: the guest keeps running */
-		}
-		if (vm->serial_npending) {
-			size_t t = vm_host_input(vm, "serial", vm->serial_pending, vm->serial_npending);
-			memmove(vm->serial_pending, vm->serial_pending + t, vm->serial_npending - t);
-			vm->serial_npending -= t;
-		}
-	}
-	return NULL;
 }
 
 /* ---- run ---- */
@@ -546,13 +500,7 @@ out:
 
 enum guest_error vm_run(struct vm *vm)
 {
-	/* Replay feeds recorded input itself; only a live run reads the host. */
-	if (vm->serial_in_fd >= 0 && !vm->have_source) {
-		vm->io_wake_fd = eventfd(0, EFD_CLOEXEC);
-		if (vm->io_wake_fd >= 0 &&
-		    pthread_create(&vm->io_thread, NULL, io_main, vm) == 0)
-			vm->io_thread_started = true;
-	}
+	vm_io_start(vm);
 	/* The kick signal must not kill threads that block it elsewhere. */
 	unsigned started = 0;
 	for (unsigned i = 0; i < vm->ncpus; i++) {
@@ -571,13 +519,7 @@ enum guest_error vm_run(struct vm *vm)
 		pthread_join(vm->vcpus[i].thread, NULL);
 		vm->vcpus[i].thread_started = false;
 	}
-	if (vm->io_thread_started) {
-		uint64_t one = 1;
-		ssize_t w = write(vm->io_wake_fd, &one, sizeof(one));
-		(void)w;
-		pthread_join(vm->io_thread, NULL);
-		vm->io_thread_started = false;
-	}
+	vm_io_stop(vm);
 	pthread_mutex_lock(&vm->state_lock);
 	if (!vm->stop_requested) {
 		/* Every vCPU halted for good. */
@@ -607,8 +549,7 @@ void vm_destroy(struct vm *vm)
 		free(vm->blocks[i]);
 	}
 	gm_destroy(&vm->mem);
-	if (vm->io_wake_fd >= 0)
-		close(vm->io_wake_fd);
+	vm_io_destroy(vm);
 	if (vm->serial_peer_fd >= 0) {
 		close(vm->serial_fd);
 		close(vm->serial_peer_fd);

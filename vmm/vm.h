@@ -15,7 +15,10 @@
 
 #include "bus.h"
 #include "devices/i8042.h"
+#include "devices/balloon.h"
 #include "devices/block.h"
+#include "devices/console.h"
+#include "devices/net.h"
 #include "devices/rng.h"
 #include "devices/uart8250.h"
 #include "events.h"
@@ -38,6 +41,16 @@
 #define VM_VIRTIO_GSI_BASE 16
 
 struct vm;
+
+/* A virtio-net device and the TAP interface that is its host side. */
+struct vm_net {
+	struct vm *vm;
+	struct virtio_net dev;
+	int tap_fd;
+	char tap_name[16];
+	size_t held_len;              /* a frame read from the TAP the guest had no room for */
+	uint8_t held[NET_MAX_FRAME];
+};
 
 struct vm_virtio_slot {
 	struct vm *vm;
@@ -76,9 +89,21 @@ struct vm {
 	int serial_in_fd;    /* where UART input comes from, or -1 */
 	uint8_t serial_pending[256]; /* read from the host, not yet taken by the UART */
 	size_t serial_npending;
+
+	struct virtio_console *console;
+	int console_fd, console_peer_fd; /* socketpair: ours, and the one GetConsole hands out */
+	uint8_t console_pending[4096];
+	size_t console_npending;
+	uint64_t console_dropped;
+	struct virtio_balloon *balloon;
+	struct vm_net *nets[GC_MAX_NET_DEVICES];
+	unsigned nnets;
+
+	/* vm_io.c: the thread that feeds host input to devices. */
 	pthread_t io_thread;
 	bool io_thread_started;
 	int io_wake_fd;      /* eventfd: tells the I/O thread to finish */
+	int io_kick_fd;      /* eventfd: a device has room again: retry held input */
 	int serial_peer_fd;  /* the end Guest.GetSerial hands out, or -1 */
 	uint64_t serial_dropped;
 
@@ -116,6 +141,18 @@ enum guest_error vm_run(struct vm *vm);
 /* From any thread: stop with `why` unless a reason was already set. */
 void vm_request_stop(struct vm *vm, enum guest_error why, const char *msg);
 void vm_destroy(struct vm *vm);
+/* vm_io.c: host-side plumbing of the serial port, console, net and balloon. */
+void vm_io_init(struct vm *vm);
+enum guest_error vm_io_add_devices(struct vm *vm, char *err, size_t errlen);
+void vm_io_start(struct vm *vm);
+void vm_io_stop(struct vm *vm);
+void vm_io_destroy(struct vm *vm);
+/* Used by vm_io.c. */
+enum guest_error vm_add_virtio(struct vm *vm, struct virtio_device *dev, char *err,
+                              size_t errlen);
+enum guest_error vm_fail(char *err, size_t errlen, enum guest_error e, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Host input for a device ("serial"), from any thread: taken under the event
  * lock, so it lands between two exits in a well-defined order, and announced
  * to the sink. Returns the bytes the device accepted. */
