@@ -87,3 +87,30 @@ clean:
 	rm -rf build build-san build-clang build-san-clang
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# ---- fuzzing and coverage ([model-fuzz]; fuzz/README.md, coverage/README.md) ----
+# Each fuzz/<name>.c (but driver.c) is a harness. Plain replay drivers are
+# part of every build (make check replays corpora and regressions through
+# them); `make fuzz` builds the same sources with afl-clang-fast into
+# build-afl/ and runs AFL++ on one harness, `make fuzz-all` on each in turn.
+FUZZ_HARNESSES := $(sort $(patsubst fuzz/%.c,%,$(filter-out fuzz/driver.c,$(wildcard fuzz/*.c))))
+FUZZ_DRIVERS := $(patsubst %,$(B)/fuzz/%,$(FUZZ_HARNESSES))
+SECONDS ?= 60
+all: $(FUZZ_DRIVERS)
+$(B)/fuzz/%: $(B)/obj/fuzz/%.o $(B)/obj/fuzz/driver.o $(TEST_LIB_OBJS) $(LIB)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LIBS)
+
+.PHONY: fuzz-all
+fuzz: deps
+	$(Q)test -n "$(FUZZ)" || { echo "usage: make fuzz FUZZ=<harness> [SECONDS=N]; harnesses: $(FUZZ_HARNESSES)"; exit 2; }
+	$(Q)$(MAKE) --no-print-directory B=build-afl CC=afl-clang-fast build-afl/fuzz/$(FUZZ)
+	$(Q)fuzz/run.sh $(FUZZ) $(SECONDS)
+fuzz-all: deps
+	$(Q)for h in $(FUZZ_HARNESSES); do $(MAKE) --no-print-directory fuzz FUZZ=$$h SECONDS=$(SECONDS) || exit 1; done
+
+coverage: deps
+	$(Q)coverage/run.sh
+clean: clean-fuzz-coverage
+clean-fuzz-coverage:
+	rm -rf build-afl build-cov coverage/html coverage/lcov.info
