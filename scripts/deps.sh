@@ -7,7 +7,7 @@ PKGS=(
   libcmocka-dev libfdt-dev libsqlite3-dev sqlite3 zlib1g-dev
   qemu-system-x86
   acpica-tools
-  user-mode-linux busybox-static cpio
+  user-mode-linux busybox-static cpio iproute2
 )
 missing=()
 for p in "${PKGS[@]}"; do
