@@ -47,7 +47,7 @@ void lcc_close(struct lc_client *c)
 	c->fd = -1;
 }
 
-static uint32_t txid(struct lc_client *c)
+uint32_t lcc_txid(struct lc_client *c)
 {
 	uint32_t t = c->next_txid++;
 	if (c->next_txid == 0)
@@ -90,7 +90,7 @@ static int read_one(struct lc_client *c, struct fidl_msg *m, int timeout_ms, boo
 }
 
 /* Send m and wait for the reply with the same txid into m. */
-static int call(struct lc_client *c, struct fidl_msg *m, struct fidl_dec *d)
+int lcc_call(struct lc_client *c, struct fidl_msg *m, struct fidl_dec *d)
 {
 	struct fidl_header h;
 	memcpy(&h, m->bytes, sizeof(h));
@@ -99,7 +99,7 @@ static int call(struct lc_client *c, struct fidl_msg *m, struct fidl_dec *d)
 		return r;
 	for (;;) {
 		bool was_run;
-		r = read_one(c, m, -1, &was_run);
+		r = read_one(c, m, c->call_timeout_ms > 0 ? c->call_timeout_ms : -1, &was_run);
 		if (r != ZX_OK)
 			return r;
 		if (was_run)
@@ -116,7 +116,7 @@ static int result_call(struct lc_client *c, struct fidl_msg *m, enum guest_error
                        bool with_handle)
 {
 	struct fidl_dec d;
-	int r = call(c, m, &d);
+	int r = lcc_call(c, m, &d);
 	if (r != ZX_OK)
 		return r;
 	struct fv_result res;
@@ -136,7 +136,7 @@ int lcc_create(struct lc_client *c, const struct guest_config *cfg, enum guest_e
 	struct fidl_msg *m = malloc(sizeof(*m));
 	if (!m)
 		return ZX_ERR_NO_MEMORY;
-	int r = fv_enc_create_req(m, txid(c), cfg);
+	int r = fv_enc_create_req(m, lcc_txid(c), cfg);
 	if (r == ZX_OK)
 		r = result_call(c, m, e, NULL, false);
 	free(m);
@@ -150,7 +150,7 @@ int lcc_bind(struct lc_client *c, int *guest, enum guest_error *e)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return ZX_ERR_NO_RESOURCES;
 	struct fidl_msg *m = malloc(sizeof(*m));
-	int r = m ? fv_enc_handle_body(m, txid(c), FV_ORD_LIFECYCLE_BIND, sv[1]) : ZX_ERR_NO_MEMORY;
+	int r = m ? fv_enc_handle_body(m, lcc_txid(c), FV_ORD_LIFECYCLE_BIND, sv[1]) : ZX_ERR_NO_MEMORY;
 	if (r == ZX_OK)
 		r = result_call(c, m, e, NULL, false);
 	close(sv[1]); /* moved to the vmm (or failed) */
@@ -162,12 +162,24 @@ int lcc_bind(struct lc_client *c, int *guest, enum guest_error *e)
 	return r;
 }
 
+int lcc_bind_fd(struct lc_client *c, int server_end, enum guest_error *e)
+{
+	struct fidl_msg *m = malloc(sizeof(*m));
+	int r = m ? fv_enc_handle_body(m, lcc_txid(c), FV_ORD_LIFECYCLE_BIND, server_end)
+	          : ZX_ERR_NO_MEMORY;
+	if (r == ZX_OK)
+		r = result_call(c, m, e, NULL, false);
+	close(server_end); /* moved to the vmm (or failed) */
+	free(m);
+	return r;
+}
+
 int lcc_run_start(struct lc_client *c)
 {
 	struct fidl_msg *m = malloc(sizeof(*m));
 	if (!m)
 		return ZX_ERR_NO_MEMORY;
-	c->run_txid = txid(c);
+	c->run_txid = lcc_txid(c);
 	int r = fv_enc_empty(m, c->run_txid, FV_ORD_LIFECYCLE_RUN);
 	if (r == ZX_OK)
 		r = fidl_chan_send(c->fd, m);
@@ -206,9 +218,9 @@ int lcc_stop(struct lc_client *c)
 	if (!m)
 		return ZX_ERR_NO_MEMORY;
 	struct fidl_dec d;
-	int r = fv_enc_empty(m, txid(c), FV_ORD_LIFECYCLE_STOP);
+	int r = fv_enc_empty(m, lcc_txid(c), FV_ORD_LIFECYCLE_STOP);
 	if (r == ZX_OK)
-		r = call(c, m, &d);
+		r = lcc_call(c, m, &d);
 	if (r == ZX_OK)
 		r = fv_dec_empty(&d);
 	free(m);
@@ -219,7 +231,9 @@ static int guest_call(int guest, struct fidl_msg *m, struct fidl_dec *d)
 {
 	struct lc_client tmp;
 	lcc_attach(&tmp, guest);
-	return call(&tmp, m, d);
+	/* The tool must not hang on a wedged vmm. */
+	tmp.call_timeout_ms = 10000;
+	return lcc_call(&tmp, m, d);
 }
 
 int guest_client_get_serial(int guest, int *sock)
@@ -257,4 +271,31 @@ int guest_client_get_console(int guest, int *sock, enum guest_error *e)
 	}
 	free(m);
 	return r;
+}
+
+static int guest_handle_call(int guest, uint64_t ordinal, int server_end, enum guest_error *e)
+{
+	struct fidl_msg *m = malloc(sizeof(*m));
+	int r = m ? fv_enc_handle_body(m, 1, ordinal, server_end) : ZX_ERR_NO_MEMORY;
+	struct fidl_dec d;
+	if (r == ZX_OK)
+		r = guest_call(guest, m, &d);
+	close(server_end);
+	struct fv_result res;
+	if (r == ZX_OK)
+		r = fv_dec_result(&d, FV_ERR_GUEST_ERROR, false, &res);
+	if (r == ZX_OK)
+		*e = res.which == FIDL_RESULT_RESPONSE ? GUEST_OK : (enum guest_error)res.err;
+	free(m);
+	return r;
+}
+
+int guest_client_get_vsock(int guest, int server_end, enum guest_error *e)
+{
+	return guest_handle_call(guest, FV_ORD_GUEST_GET_HOST_VSOCK_ENDPOINT, server_end, e);
+}
+
+int guest_client_get_balloon(int guest, int server_end, enum guest_error *e)
+{
+	return guest_handle_call(guest, FV_ORD_GUEST_GET_BALLOON_CONTROLLER, server_end, e);
 }
