@@ -208,9 +208,15 @@ int vq_pop(struct virtqueue *vq, struct vq_chain *c)
 		return broke(vq, "chain at head %u carries no bytes", head);
 	vq->last_avail++;
 	vq->inflight++;
-	if (vq->event_idx)
-		/* avail_event: ask to be kicked when the driver adds past this one. */
+	if (vq->event_idx) {
+		/* avail_event: ask to be kicked when the driver adds past this one.
+		 * The full fence orders this store before the next pop's load of the
+		 * available index: without it (x86 reorders a store after a later
+		 * load) the driver could read the old avail_event and skip its kick
+		 * while we read the old index and stop: a lost notification. */
 		store16_release(vq, vq->used_gpa + 4 + 8ull * vq->size, vq->last_avail);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	}
 	return 1;
 }
 
@@ -256,8 +262,10 @@ void vq_set_notification(struct virtqueue *vq, bool enable)
 	if (vq->broken || vq->size == 0)
 		return;
 	if (vq->event_idx) {
-		if (enable)
+		if (enable) {
 			store16_release(vq, vq->used_gpa + 4 + 8ull * vq->size, vq->last_avail);
+			__atomic_thread_fence(__ATOMIC_SEQ_CST); /* see vq_pop */
+		}
 		return;
 	}
 	store16_release(vq, vq->used_gpa, enable ? 0 : VIRTQ_USED_F_NO_NOTIFY);
