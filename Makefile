@@ -49,7 +49,7 @@ include tests/guest/guest.mk
 .PHONY: all run check bench fuzz coverage clean deps guests traces
 # Keep object files of tests and programs (they are intermediate to make).
 .SECONDARY:
-all: $(LIB) $(PROGS) $(TESTS) guests
+all: $(LIB) $(PROGS) $(TESTS) guests $(B)/vmm-device
 
 deps:
 	$(Q)scripts/deps.sh
@@ -67,6 +67,10 @@ $(B)/$(notdir $(1:_main.c=)): $(B)/obj/$(1:.c=.o) $(LIB)
 	$$(Q)$$(CC) $$(LDFLAGS) $$^ -o $$@ $$(LIBS)
 endef
 $(foreach p,$(PROG_SRCS),$(eval $(call prog_rule,$(p))))
+
+# The device server's documented name (C file names cannot hold a dash).
+$(B)/vmm-device: $(B)/vmm_device
+	$(Q)ln -f $< $@
 
 $(B)/tests/%: $(B)/obj/tests/%.o $(TEST_LIB_OBJS) $(LIB)
 	$(Q)mkdir -p $(dir $@)
