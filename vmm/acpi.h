@@ -98,7 +98,11 @@ struct acpi_machine {
 	/* FADT IAPC_BOOT_ARCH "8042": false makes Linux skip probing the
 	 * keyboard controller (its reboot fallback still writes port 0x64). */
 	bool i8042;
-	/* MADT PCAT_COMPAT: an 8259 pair is present (KVM's in-kernel irqchip). */
+	/* MADT PCAT_COMPAT: an 8259 pair is present (KVM's in-kernel irqchip).
+	 * Note Linux in hardware-reduced mode bypasses the legacy PIC and the
+	 * PIT timer set-up whatever this says (acpi_generic_reduced_hw_init),
+	 * and maps ISA IRQs only as devices' _CRS ask: that is why COM1 is
+	 * described in the DSDT. */
 	bool pic;
 	/* Emit an interrupt source override ISA IRQ 0 -> GSI 2 (edge, high), for
 	 * a PIT wired the way PC chipsets wire it. Off: IRQ 0 is GSI 0, the
