@@ -321,6 +321,20 @@ static void test_refusals(void **state)
 	gm_destroy(&gm);
 }
 
+/* The bytes Linux's hardware-reduced sleep path writes to the sleep port:
+ * WAK_STS to clear wake status, then (SLP_TYP << 2) | SLP_EN. */
+static void test_sleep_port_bytes(void **state)
+{
+	(void)state;
+	assert_int_equal(ACPI_S5_POWEROFF_BYTE, 0x34);
+	assert_true(acpi_sleep_is_poweroff(0x34));
+	assert_true(acpi_sleep_is_poweroff(0x34 | 0x03)); /* reserved bits ignored */
+	assert_false(acpi_sleep_is_poweroff(ACPI_WAK_STS));
+	assert_false(acpi_sleep_is_poweroff(0x14)); /* S5 type without SLP_EN */
+	assert_false(acpi_sleep_is_poweroff(0x2c)); /* SLP_EN with S3's type 3 */
+	assert_false(acpi_sleep_is_poweroff(0x20)); /* S0 */
+}
+
 /* ---- iasl ---- */
 
 static bool have_iasl(void)
@@ -576,6 +590,7 @@ int main(void)
 		cmocka_unit_test(test_rsdp_found_by_scan),
 		cmocka_unit_test(test_x2apic_beyond_254),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_sleep_port_bytes),
 		cmocka_unit_test(test_iasl_decompiles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -324,6 +324,12 @@ static void fadt(uint8_t *t, const struct acpi_machine *m, uint64_t dsdt_gpa)
 	sdt_checksum(t, FADT_SIZE);
 }
 
+bool acpi_sleep_is_poweroff(uint8_t value)
+{
+	return (value & ACPI_SLP_EN) &&
+	       ((value & ACPI_SLP_TYP_MASK) >> ACPI_SLP_TYP_SHIFT) == ACPI_S5_SLP_TYP;
+}
+
 void acpi_machine_init(struct acpi_machine *m, unsigned cpus)
 {
 	memset(m, 0, sizeof(*m));

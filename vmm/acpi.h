@@ -110,6 +110,11 @@ struct acpi_machine {
 	bool irq0_to_gsi2;
 };
 
+/* For the vm's sleep-port device: does this byte, written to the sleep
+ * control register, ask for S5 (poweroff)? False for the WAK_STS clear and
+ * for any write without SLP_EN. */
+bool acpi_sleep_is_poweroff(uint8_t value);
+
 /* Fill *m for `cpus` vCPUs: COM1 (0x3f8, IRQ 4), the sleep and reset ports
  * above, an 8259 present, no i8042, no virtio devices (append them). */
 void acpi_machine_init(struct acpi_machine *m, unsigned cpus);
