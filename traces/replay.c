@@ -1,0 +1,403 @@
+/* traces/replay.c - config meta, recording meta, whole-run replay; see replay.h. */
+#include "replay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "devices/i8042.h"
+#include "fidl/sha256.h"
+#include "vmm/lifecycle.h"
+#include "vmm/vm.h"
+
+static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/* ---- config text ---- */
+
+static const char *const mode_names[] = { [BLOCK_READ_WRITE] = "rw", [BLOCK_READ_ONLY] = "ro",
+	                                  [BLOCK_VOLATILE_WRITE] = "volatile" };
+
+char *trace_config_encode(const struct guest_config *c, char *err, size_t errlen)
+{
+	/* Devices a replay cannot rebuild yet are refused rather than recorded
+	 * into a trace that would replay as a different machine. */
+	if ((c->has_virtio_console && c->virtio_console) || c->n_net_devices ||
+	    (c->has_default_net && c->default_net) || (c->has_virtio_vsock && c->virtio_vsock) ||
+	    (c->has_virtio_balloon && c->virtio_balloon) || (c->has_virtio_gpu && c->virtio_gpu) ||
+	    (c->has_virtio_sound && c->virtio_sound)) {
+		errf(err, errlen, -ENOTSUP,
+		     "recording supports serial, i8042, virtio-rng and virtio-blk so far; "
+		     "this config has another device");
+		return NULL;
+	}
+	char *cmd = gc_full_cmdline(c);
+	if (!cmd) {
+		errf(err, errlen, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	for (char *p = cmd; *p; p++)
+		if (*p == '\n')
+			*p = ' '; /* gc_validate refuses these anyway; one line per key */
+	size_t cap = strlen(cmd) + 256 + c->n_block_devices * (GC_MAX_BLOCK_DEVICE_ID + 48);
+	char *t = malloc(cap);
+	if (!t) {
+		free(cmd);
+		errf(err, errlen, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	int n = snprintf(t, cap, "cpus=%u\nmemory=%" PRIu64 "\nkernel_type=%s\ncmdline=%s\nrng=%d\n",
+	                 gc_cpus(c), gc_memory(c),
+	                 c->has_kernel_type && c->kernel_type == KERNEL_ZIRCON ? "zircon" : "linux",
+	                 cmd, c->has_virtio_rng && c->virtio_rng);
+	free(cmd);
+	for (size_t i = 0; i < c->n_block_devices && n > 0 && (size_t)n < cap; i++) {
+		const struct block_spec *b = &c->block_devices[i];
+		struct stat st;
+		uint64_t bytes = 0;
+		if (b->fd >= 0 && fstat(b->fd, &st) == 0)
+			bytes = S_ISBLK(st.st_mode) ? (uint64_t)lseek(b->fd, 0, SEEK_END)
+			                            : (uint64_t)st.st_size;
+		n += snprintf(t + n, cap - (size_t)n, "block=%s,%s,%" PRIu64 "\n", b->id,
+		              b->mode <= BLOCK_VOLATILE_WRITE ? mode_names[b->mode] : "rw", bytes);
+	}
+	return t;
+}
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	if (!*s)
+		return -1;
+	uint64_t v = 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (max - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int decode_block(struct guest_config *c, char *v, char *err, size_t errlen)
+{
+	char *id = v, *mode = strchr(v, ',');
+	char *size = mode ? strchr(mode + 1, ',') : NULL;
+	if (!mode || !size)
+		return errf(err, errlen, -EINVAL, "config: block=%s is not ID,MODE,BYTES", v);
+	*mode++ = 0;
+	*size++ = 0;
+	struct block_spec b = { .format = BLOCK_FORMAT_FILE, .fd = -1 };
+	if (strlen(id) > GC_MAX_BLOCK_DEVICE_ID)
+		return errf(err, errlen, -EINVAL, "config: block id longer than %d", GC_MAX_BLOCK_DEVICE_ID);
+	snprintf(b.id, sizeof(b.id), "%s", id);
+	int m = -1;
+	for (int i = 0; i < 3; i++)
+		if (strcmp(mode, mode_names[i]) == 0)
+			m = i;
+	uint64_t bytes;
+	if (m < 0 || parse_u64(size, 1ull << 50, &bytes) < 0)
+		return errf(err, errlen, -EINVAL, "config: block %s: bad mode '%s' or size '%s'", id, mode,
+		            size);
+	b.mode = (enum block_mode)m;
+	/* No disk image: a sparse stand-in of the recorded size gives the
+	 * device its capacity; every read comes from the recording. */
+	b.fd = memfd_create("replay-disk", MFD_CLOEXEC);
+	if (b.fd < 0 || ftruncate(b.fd, (off_t)bytes) < 0) {
+		int e = errno;
+		if (b.fd >= 0)
+			close(b.fd);
+		return errf(err, errlen, -e, "config: block %s: stand-in disk: %s", id, strerror(e));
+	}
+	struct block_spec *nb = realloc(c->block_devices, (c->n_block_devices + 1) * sizeof(*nb));
+	if (!nb) {
+		close(b.fd);
+		return errf(err, errlen, -ENOMEM, "out of memory");
+	}
+	c->block_devices = nb;
+	c->block_devices[c->n_block_devices++] = b;
+	c->has_block_devices = true;
+	return 0;
+}
+
+int trace_config_decode(const char *text, struct guest_config *c, char *err, size_t errlen)
+{
+	gc_init(c);
+	if (!text)
+		return errf(err, errlen, -EINVAL, "the trace has no config meta");
+	char *copy = strdup(text);
+	if (!copy)
+		return errf(err, errlen, -ENOMEM, "out of memory");
+	int rc = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(copy, "\n", &save); line && !rc;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *v = strchr(line, '=');
+		if (!v) {
+			rc = errf(err, errlen, -EINVAL, "config: line '%.60s' has no '='", line);
+			break;
+		}
+		*v++ = 0;
+		uint64_t n;
+		if (strcmp(line, "cpus") == 0) {
+			if (parse_u64(v, 255, &n) < 0 || n == 0)
+				rc = errf(err, errlen, -EINVAL, "config: bad cpus '%s'", v);
+			c->has_cpus = true;
+			c->cpus = (uint8_t)n;
+		} else if (strcmp(line, "memory") == 0) {
+			if (parse_u64(v, 1ull << 46, &n) < 0 || n == 0)
+				rc = errf(err, errlen, -EINVAL, "config: bad memory '%s'", v);
+			c->has_guest_memory = true;
+			c->guest_memory = n;
+		} else if (strcmp(line, "kernel_type") == 0) {
+			c->has_kernel_type = true;
+			if (strcmp(v, "linux") == 0)
+				c->kernel_type = KERNEL_LINUX;
+			else if (strcmp(v, "zircon") == 0)
+				c->kernel_type = KERNEL_ZIRCON;
+			else
+				rc = errf(err, errlen, -EINVAL, "config: bad kernel_type '%s'", v);
+		} else if (strcmp(line, "cmdline") == 0) {
+			free(c->cmdline);
+			if (!(c->cmdline = strdup(v)))
+				rc = errf(err, errlen, -ENOMEM, "out of memory");
+		} else if (strcmp(line, "rng") == 0) {
+			if (strcmp(v, "0") && strcmp(v, "1"))
+				rc = errf(err, errlen, -EINVAL, "config: bad rng '%s'", v);
+			c->has_virtio_rng = true;
+			c->virtio_rng = v[0] == '1';
+		} else if (strcmp(line, "block") == 0) {
+			rc = decode_block(c, v, err, errlen);
+		} else {
+			rc = errf(err, errlen, -ENOTSUP,
+			          "config: unknown key '%.40s' (a trace from a newer vmm?)", line);
+		}
+	}
+	free(copy);
+	if (!rc) {
+		/* The kernel is never loaded in replay; Create still wants a file. */
+		c->kernel_fd = memfd_create("replay-no-kernel", MFD_CLOEXEC);
+		if (c->kernel_fd < 0)
+			rc = errf(err, errlen, -errno, "memfd: %s", strerror(errno));
+	}
+	if (rc)
+		gc_free(c);
+	return rc;
+}
+
+/* ---- recording meta ---- */
+
+static int kernel_digest(int fd, char hex[65])
+{
+	struct sha256_ctx c;
+	sha256_init(&c);
+	uint8_t buf[65536];
+	off_t off = 0;
+	for (;;) {
+		ssize_t n = pread(fd, buf, sizeof(buf), off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		sha256_update(&c, buf, (size_t)n);
+		off += n;
+	}
+	uint8_t d[32];
+	sha256_final(&c, d);
+	trace_hex_digest(d, hex);
+	return 0;
+}
+
+int trace_record_meta(struct trace_writer *w, const struct guest_config *c,
+                      const char *vmm_version, const char *backend, char *err, size_t errlen)
+{
+	char *cfg = trace_config_encode(c, err, errlen);
+	if (!cfg)
+		return -ENOTSUP;
+	char hex[65] = "none";
+	if (c->kernel_fd >= 0 && kernel_digest(c->kernel_fd, hex) < 0)
+		snprintf(hex, sizeof(hex), "unreadable");
+	struct utsname u;
+	char host[200] = "unknown";
+	if (uname(&u) == 0)
+		snprintf(host, sizeof(host), "%.60s %.60s %.60s", u.sysname, u.release, u.machine);
+	char when[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	int r = trace_writer_set_meta(w, "config", cfg);
+	free(cfg);
+	if (!r)
+		r = trace_writer_set_meta(w, "vmm_version", vmm_version);
+	if (!r)
+		r = trace_writer_set_meta(w, "kernel_sha256", hex);
+	if (!r)
+		r = trace_writer_set_meta(w, "backend", backend);
+	if (!r)
+		r = trace_writer_set_meta(w, "host", host);
+	if (!r)
+		r = trace_writer_set_meta(w, "created", when);
+	if (r)
+		errf(err, errlen, r, "cannot write the trace's meta");
+	return r;
+}
+
+/* ---- addresses ---- */
+
+static const char *virtio_reg(uint64_t off)
+{
+	static const struct {
+		uint64_t off;
+		const char *name;
+	} regs[] = {
+		{ 0x000, "MagicValue" }, { 0x004, "Version" }, { 0x008, "DeviceID" },
+		{ 0x00c, "VendorID" }, { 0x010, "DeviceFeatures" }, { 0x014, "DeviceFeaturesSel" },
+		{ 0x020, "DriverFeatures" }, { 0x024, "DriverFeaturesSel" }, { 0x030, "QueueSel" },
+		{ 0x034, "QueueNumMax" }, { 0x038, "QueueNum" }, { 0x044, "QueueReady" },
+		{ 0x050, "QueueNotify" }, { 0x060, "InterruptStatus" }, { 0x064, "InterruptACK" },
+		{ 0x070, "Status" }, { 0x080, "QueueDescLow" }, { 0x084, "QueueDescHigh" },
+		{ 0x090, "QueueDriverLow" }, { 0x094, "QueueDriverHigh" }, { 0x0a0, "QueueDeviceLow" },
+		{ 0x0a4, "QueueDeviceHigh" }, { 0x0fc, "ConfigGeneration" },
+	};
+	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
+		if (regs[i].off == off)
+			return regs[i].name;
+	return NULL;
+}
+
+void trace_describe_addr(enum hv_exit_kind kind, uint64_t addr, char *buf, size_t len)
+{
+	static const char *const uart[] = { "THR/RBR", "IER", "IIR/FCR", "LCR", "MCR", "LSR", "MSR",
+		                            "SCR" };
+	if (kind == HV_EXIT_IO_IN || kind == HV_EXIT_IO_OUT) {
+		if (addr >= VM_COM1_BASE && addr < VM_COM1_BASE + 8)
+			snprintf(buf, len, "serial (COM1) register %s", uart[addr - VM_COM1_BASE]);
+		else if (addr >= I8042_BASE && addr < I8042_BASE + I8042_PORTS)
+			snprintf(buf, len, "i8042 port 0x%" PRIx64, addr);
+		else
+			snprintf(buf, len, "port 0x%" PRIx64 " (no device)", addr);
+		return;
+	}
+	if (addr >= VM_VIRTIO_MMIO_BASE && addr < VM_VIRTIO_MMIO_BASE + VM_MAX_VIRTIO * VM_VIRTIO_MMIO_SIZE) {
+		uint64_t slot = (addr - VM_VIRTIO_MMIO_BASE) / VM_VIRTIO_MMIO_SIZE;
+		uint64_t off = (addr - VM_VIRTIO_MMIO_BASE) % VM_VIRTIO_MMIO_SIZE;
+		const char *r = virtio_reg(off);
+		if (r)
+			snprintf(buf, len, "virtio-mmio slot %" PRIu64 " register %s", slot, r);
+		else if (off >= 0x100)
+			snprintf(buf, len, "virtio-mmio slot %" PRIu64 " config space +0x%" PRIx64, slot,
+			         off - 0x100);
+		else
+			snprintf(buf, len, "virtio-mmio slot %" PRIu64 " offset 0x%" PRIx64, slot, off);
+		return;
+	}
+	snprintf(buf, len, "address 0x%" PRIx64 " (no device)", addr);
+}
+
+/* ---- replay ---- */
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+int trace_replay_script(const struct script *s, const char *config, const struct replay_opts *o,
+                        struct replay_result *res, char *err, size_t errlen)
+{
+	memset(res, 0, sizeof(*res));
+	res->records = s->n;
+	struct guest_config cfg;
+	int rc = trace_config_decode(config, &cfg, err, errlen);
+	if (rc)
+		return rc;
+	struct sim_config sim;
+	sim_config_init(&sim, s);
+	sim.stall_ms = o && o->stall_ms ? o->stall_ms : 0;
+	sim.describe_addr = trace_describe_addr;
+	struct ev_sink sink = sim_checker_sink(&sim);
+	struct ev_source source = sim_source(&sim);
+	int serial = o ? o->serial_fd : -1;
+	int devnull = -1;
+	if (serial < 0) {
+		devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		serial = devnull;
+	}
+	struct lc_options lo = { .hv = &hv_sim_ops, .hv_fd = -1, .backend_arg = &sim, .sink = &sink,
+		                 .source = &source, .serial_fd = serial };
+	struct guest_lifecycle *lc = lc_new(&lo);
+	if (!lc) {
+		gc_free(&cfg);
+		if (devnull >= 0)
+			close(devnull);
+		return errf(err, errlen, -ENOMEM, "out of memory");
+	}
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	char e2[512];
+	enum guest_error e = lc_create(lc, &cfg, e2, sizeof(e2));
+	res->create_ms = ms_since(&t0);
+	if (e) {
+		res->result = e;
+		snprintf(res->error, sizeof(res->error), "Create: %s: %s", guest_error_name(e), e2);
+		lc_free(lc);
+		if (devnull >= 0)
+			close(devnull);
+		return 0;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	e = lc_run(lc);
+	res->run_ms = ms_since(&t0);
+	res->result = e;
+	snprintf(res->error, sizeof(res->error), "%s", lc_last_error(lc));
+	lc_free(lc);
+	if (devnull >= 0)
+		close(devnull);
+	snprintf(res->divergence, sizeof(res->divergence), "%s", sim.divergence);
+	res->consumed = sim.consumed;
+	res->div_index = sim.div_index;
+	res->div_exit = sim.divergence[0] ? sim.div_exit : 0;
+	memcpy(res->digest, sim.digest, sizeof(res->digest));
+	res->matched = !sim.divergence[0] && sim.finished;
+	if (!sim.divergence[0] && !sim.finished)
+		snprintf(res->divergence, sizeof(res->divergence),
+		         "replay ended (%s) with %zu of %zu records not consumed",
+		         guest_error_name(e), s->n - sim.consumed, s->n);
+	return 0;
+}
+
+int trace_replay_file(const char *path, const struct replay_opts *o, struct replay_result *res,
+                      char *err, size_t errlen)
+{
+	struct script s;
+	struct trace_info info;
+	memset(res, 0, sizeof(*res));
+	int rc = trace_load(path, &s, &info, err, errlen);
+	if (rc)
+		return rc;
+	rc = trace_replay_script(&s, trace_info_get(&info, "config"), o, res, err, errlen);
+	script_free(&s);
+	trace_info_free(&info);
+	return rc;
+}
