@@ -14,10 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sim-hypervisor/sim.h"
+#include "traces/replay.h"
 #include "traces/script.h"
+#include "traces/trace.h"
 #include "vmm/cli_args.h"
 #include "vmm/guest_config.h"
 #include "vmm/lifecycle.h"
@@ -49,9 +52,12 @@ static const char usage[] =
 	"  --virtio-rng          a virtio-rng device\n"
 	"  --backend NAME        kvm (default) or sim\n"
 	"  --hv-device PATH      hypervisor device for kvm (default /dev/kvm)\n"
-	"  --script FILE         sim: the exit script to replay (required with sim)\n"
-	"  --record-script FILE  write every handled exit, interrupt and serial byte\n"
-	"                        to FILE in the script format the sim replays\n"
+	"  --trace FILE.db       sim: replay a SQLite trace; the guest config, host\n"
+	"                        inputs and device memory come from the trace (no\n"
+	"                        --kernel, no disk images); exit 1 on divergence\n"
+	"  --script FILE         sim: replay a text exit script (with --kernel etc.)\n"
+	"  --record FILE.db      record the run as a SQLite trace (traces/README.md):\n"
+	"                        exits, host inputs, device memory reads, outputs\n"
 	"  --serial WHERE        stdout (default) or none\n"
 	"  -v, --verbose         say more (repeat for debug)\n"
 	"  -q, --quiet           only errors\n"
@@ -64,6 +70,7 @@ static const char usage[] =
 enum {
 	OPT_KERNEL = 256, OPT_KERNEL_TYPE, OPT_RAMDISK, OPT_CMDLINE, OPT_CMDLINE_ADD, OPT_CPUS,
 	OPT_MEMORY, OPT_BLOCK, OPT_VIRTIO_RNG, OPT_BACKEND, OPT_HV_DEVICE, OPT_SCRIPT, OPT_RECORD, OPT_SERIAL,
+	OPT_TRACE,
 };
 
 static const struct option run_opts[] = {
@@ -79,7 +86,8 @@ static const struct option run_opts[] = {
 	{ "backend", required_argument, 0, OPT_BACKEND },
 	{ "hv-device", required_argument, 0, OPT_HV_DEVICE },
 	{ "script", required_argument, 0, OPT_SCRIPT },
-	{ "record-script", required_argument, 0, OPT_RECORD },
+	{ "record", required_argument, 0, OPT_RECORD },
+	{ "trace", required_argument, 0, OPT_TRACE },
 	{ "serial", required_argument, 0, OPT_SERIAL },
 	{ "verbose", no_argument, 0, 'v' },
 	{ "quiet", no_argument, 0, 'q' },
@@ -183,12 +191,41 @@ static void *signal_thread(void *arg)
 	return NULL;
 }
 
+/* vmm run --trace F.db: the VM, its inputs and its device memory all come
+ * from the trace. */
+static int replay_trace(const char *path, const struct guest_config *cfg, const char *backend,
+                        const char *script_path, const char *record_path, const char *serial)
+{
+	if (cfg->kernel_fd >= 0 || cfg->ramdisk_fd >= 0 || cfg->has_cpus || cfg->has_guest_memory ||
+	    cfg->n_block_devices || cfg->cmdline || cfg->n_cmdline_add || cfg->has_virtio_rng)
+		return bad_usage("%s", "--trace takes the guest config from the trace: drop --kernel, "
+		                       "--cpus, --memory, --block, --virtio-rng, --cmdline");
+	if (strcmp(backend, "sim") != 0)
+		return bad_usage("%s", "--trace replays on the sim backend: use --backend sim");
+	if (script_path || record_path)
+		return bad_usage("%s", "--trace cannot be combined with --script or --record");
+	struct replay_opts o = { .serial_fd = strcmp(serial, "stdout") == 0 ? STDOUT_FILENO : -1 };
+	struct replay_result res;
+	char err[512];
+	if (trace_replay_file(path, &o, &res, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vmm: %s\n", err);
+		return 1;
+	}
+	if (res.matched && res.result == GUEST_OK) {
+		fprintf(stderr, "vmm: replay matched all %zu records of %s\n", res.records, path);
+		return 0;
+	}
+	fprintf(stderr, "vmm: replay of %s failed: %s%s%s\n%s\n", path, guest_error_name(res.result),
+	        res.error[0] ? ": " : "", res.error, res.divergence);
+	return 1;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct guest_config cfg;
 	gc_init(&cfg);
 	const char *backend = "kvm", *hv_device = "/dev/kvm", *script_path = NULL;
-	const char *record_path = NULL, *serial = "stdout";
+	const char *record_path = NULL, *serial = "stdout", *trace_path = NULL;
 	int verbosity = LOG_WARN;
 	char err[512];
 	int rc = 2;
@@ -261,6 +298,7 @@ static int cmd_run(int argc, char **argv)
 		case OPT_HV_DEVICE: hv_device = optarg; break;
 		case OPT_SCRIPT: script_path = optarg; break;
 		case OPT_RECORD: record_path = optarg; break;
+		case OPT_TRACE: trace_path = optarg; break;
 		case OPT_SERIAL:
 			if (strcmp(optarg, "stdout") && strcmp(optarg, "none")) {
 				rc = bad_usage("--serial must be stdout or none, not '%s'", optarg);
@@ -283,6 +321,11 @@ static int cmd_run(int argc, char **argv)
 		rc = bad_usage("unexpected argument '%s'", argv[optind]);
 		goto out;
 	}
+	if (trace_path) {
+		log_set_level(verbosity > LOG_DEBUG ? LOG_DEBUG : (enum log_level)verbosity);
+		rc = replay_trace(trace_path, &cfg, backend, script_path, record_path, serial);
+		goto out;
+	}
 	if (cfg.kernel_fd < 0) {
 		rc = bad_usage("%s", "run needs --kernel FILE");
 		goto out;
@@ -296,7 +339,8 @@ static int cmd_run(int argc, char **argv)
 	}
 	struct script script_store = { 0 };
 	struct script *script = NULL;
-	struct script_writer *recorder = NULL;
+	struct trace_writer *recorder = NULL;
+	struct timespec t_run0 = { 0, 0 };
 	struct sim_config sim;
 	struct ev_sink sink;
 	const struct ev_sink *sinkp = NULL;
@@ -326,15 +370,16 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (record_path) {
 		if (sinkp) {
-			rc = bad_usage("%s", "--record-script cannot be combined with --backend sim");
+			rc = bad_usage("%s", "--record cannot be combined with --backend sim");
 			goto out_hv;
 		}
-		recorder = script_writer_open(record_path, err, sizeof(err));
-		if (!recorder) {
+		recorder = trace_writer_open(record_path, err, sizeof(err));
+		if (!recorder || trace_record_meta(recorder, &cfg, VMM_VERSION, backend, err,
+		                                   sizeof(err)) < 0) {
 			fprintf(stderr, "vmm: %s\n", err);
-			goto out_hv;
+			goto out_rec;
 		}
-		sink = script_recorder_sink(recorder);
+		sink = trace_recorder_sink(recorder);
 		sinkp = &sink;
 	}
 
@@ -353,6 +398,7 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "vmm: out of memory\n");
 		goto out_rec;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t_run0);
 	enum guest_error e = lc_create(lc, &cfg, err, sizeof(err));
 	if (e) {
 		fprintf(stderr, "vmm: Create failed: %s: %s\n", guest_error_name(e), err);
@@ -386,9 +432,19 @@ static int cmd_run(int argc, char **argv)
 		rc = 0;
 	}
 	lc_free(lc);
+	if (recorder) {
+		/* How long the live run took, for replay-speed comparisons. */
+		struct timespec t1;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		char ms[32];
+		snprintf(ms, sizeof(ms), "%.3f", (double)(t1.tv_sec - t_run0.tv_sec) * 1e3 +
+		                                     (double)(t1.tv_nsec - t_run0.tv_nsec) / 1e6);
+		trace_writer_set_meta(recorder, "live_ms", ms);
+		trace_writer_set_meta(recorder, "result", guest_error_name(e));
+	}
 out_rec:
-	if (recorder && script_writer_close(recorder) < 0) {
-		fprintf(stderr, "vmm: writing %s failed: %s\n", record_path, strerror(errno));
+	if (recorder && trace_writer_close(recorder, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vmm: writing %s failed: %s\n", record_path, err);
 		rc = 1;
 	}
 out_hv:
