@@ -109,7 +109,7 @@ static enum mv_error add(const struct mv_queue *q, struct mv_chain *c, const str
 }
 
 /* The entries of one indirect table, as a chain from entry 0. */
-static enum mv_error walk_table(const struct mv_queue *q, struct mv_chain *c, const struct desc *d,
+static enum mv_error walk_table(struct mv_queue *q, struct mv_chain *c, const struct desc *d,
                                 bool *seen_writable)
 {
 	if (!q->indirect)
@@ -131,6 +131,11 @@ static enum mv_error walk_table(const struct mv_queue *q, struct mv_chain *c, co
 			e = MV_E_LOOP;
 			break;
 		}
+		if (q->walked == MV_MAX_INDIRECT_WALK) {
+			e = MV_E_CHAIN_TOO_LONG;
+			break;
+		}
+		q->walked++;
 		visited[j] = true;
 		struct desc t = desc_at(q->mem, d->addr, j);
 		if (t.flags & MV_F_INDIRECT) {
@@ -169,6 +174,7 @@ enum mv_pop mv_pop(struct mv_queue *q, struct mv_chain *c)
 
 	memset(c, 0, offsetof(struct mv_chain, bufs));
 	c->head = head;
+	q->walked = 0;
 	bool seen_writable = false;
 	bool *visited = calloc(q->size, sizeof(bool));
 	if (!visited)
@@ -277,6 +283,7 @@ const char *mv_error_name(enum mv_error e)
 		[MV_E_READ_AFTER_WRITE] = "READ_AFTER_WRITE",
 		[MV_E_EMPTY_CHAIN] = "EMPTY_CHAIN",
 		[MV_E_TOO_MANY_BUFS] = "TOO_MANY_BUFS",
+		[MV_E_CHAIN_TOO_LONG] = "CHAIN_TOO_LONG",
 		[MV_E_PUSH_NOTHING_IN_FLIGHT] = "PUSH_NOTHING_IN_FLIGHT",
 		[MV_E_USED_LEN] = "USED_LEN",
 	};

@@ -29,6 +29,11 @@
 
 #define MV_MAX_QUEUE 32768u
 #define MV_MAX_CHAIN_BUFS 1024u
+/* Indirect-table entries one chain may walk, counting zero-length ones. The
+ * specification lets a device refuse chains longer than the queue; the vmm
+ * is more generous than that but does bound the walk (devices/virtqueue.c),
+ * and the model states the same bound. */
+#define MV_MAX_INDIRECT_WALK 2048u
 #define MV_MAX_REGIONS 4
 
 #define MV_F_NEXT 1
@@ -51,6 +56,7 @@ enum mv_error {
 	MV_E_READ_AFTER_WRITE,   /* device-readable buffer after a writable one */
 	MV_E_EMPTY_CHAIN,        /* no bytes at all */
 	MV_E_TOO_MANY_BUFS,      /* more than MV_MAX_CHAIN_BUFS buffers */
+	MV_E_CHAIN_TOO_LONG,     /* more than MV_MAX_INDIRECT_WALK indirect entries */
 	MV_E_PUSH_NOTHING_IN_FLIGHT,
 	MV_E_USED_LEN,           /* used length above the chain's writable bytes */
 	MV_E_COUNT
@@ -80,6 +86,7 @@ struct mv_chain {
 };
 
 struct mv_queue {
+	unsigned walked;       /* indirect entries walked by the chain being popped */
 	struct mv_mem *mem;
 	uint16_t size;
 	uint64_t desc, avail, used;
