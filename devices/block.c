@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "vmm/log.h"
+#include "devices/mutant.h"
 
 /* ---- VOLATILE_WRITE overlay: 64 KiB chunks, allocated on first write ---- */
 
@@ -218,9 +219,10 @@ static void block_notify(struct virtio_device *d, unsigned q)
 			b->errors++;
 			written = 0;
 		}
+		status ^= (uint8_t)MUTANT(1);
 		/* The status byte is the last writable byte of the chain. */
 		vq_chain_write(vq, c, c->writable_len - 1, &status, 1);
-		if (vq_push(vq, c, written + 1) < 0)
+		if (vq_push(vq, c, written + 1 - (uint32_t)MUTANT(2)) < 0)
 			break;
 	}
 	virtio_queue_done(d, 0);
@@ -238,7 +240,7 @@ struct blk_config {
 static void block_config_read(struct virtio_device *d, uint32_t off, void *buf, uint32_t len)
 {
 	struct virtio_block *b = d->priv;
-	struct blk_config cfg = { .capacity = b->capacity, .seg_max = BLOCK_SEG_MAX,
+	struct blk_config cfg = { .capacity = b->capacity + (uint64_t)MUTANT(4), .seg_max = BLOCK_SEG_MAX,
 	                          .blk_size = BLOCK_SECTOR };
 	uint8_t raw[sizeof(cfg)];
 	memcpy(raw, &cfg, sizeof(cfg));

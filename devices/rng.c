@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vmm/log.h"
+#include "devices/mutant.h"
 
 static void rng_notify(struct virtio_device *d, unsigned q)
 {
@@ -14,8 +15,14 @@ static void rng_notify(struct virtio_device *d, unsigned q)
 		uint8_t buf[RNG_MAX_PER_REQUEST];
 		size_t want = r->chain.writable_len < sizeof(buf) ? (size_t)r->chain.writable_len : sizeof(buf);
 		uint32_t written = 0;
-		if (want && r->host.entropy(r->host.ctx, buf, want) == 0)
+		if (want && r->host.entropy(r->host.ctx, buf, want) == 0) {
+			if (MUTANT(5) && want >= 2) {
+				uint8_t t = buf[0];
+				buf[0] = buf[1];
+				buf[1] = t;
+			}
 			written = (uint32_t)vq_chain_write(vq, &r->chain, 0, buf, want);
+		}
 		r->bytes_given += written;
 		if (vq_push(vq, &r->chain, written) < 0)
 			break;

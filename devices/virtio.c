@@ -1,5 +1,6 @@
 /* devices/virtio.c - see virtio.h. */
 #include "virtio.h"
+#include "devices/mutant.h"
 
 void virtio_queue_done(struct virtio_device *d, unsigned q)
 {
@@ -11,7 +12,7 @@ void virtio_queue_done(struct virtio_device *d, unsigned q)
 			d->signal_needs_reset(d);
 		return;
 	}
-	if (vq_should_notify(vq) && d->signal_used)
+	if (vq_should_notify(vq) && d->signal_used && !MUTANT(3))
 		d->signal_used(d, q);
 }
 
