@@ -40,6 +40,13 @@ PROGS := $(patsubst %_main.c,$(B)/%,$(notdir $(PROG_SRCS)))
 
 TEST_SRCS := $(wildcard tests/test_*.c)
 TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRCS))
+# The mutant test (tests/mutant/): the library compiled again with
+# -DVMM_TEST_HOOKS (devices/mutant.h) into its own folder and archive, so no
+# mutant can reach a normal build. make check runs it with the others.
+MUT_OBJS := $(patsubst %.c,$(B)/mutant-obj/%.o,$(LIB_SRCS))
+MUT_LIB := $(B)/libvmm-mutant.a
+MUT_TEST := $(B)/tests/test_replay_mutants
+TESTS += $(MUT_TEST)
 # Helpers shared by tests (fake backend, tiny kernels): linked into every test.
 TEST_LIB_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/lib/*.c))
 
@@ -72,6 +79,17 @@ $(foreach p,$(PROG_SRCS),$(eval $(call prog_rule,$(p))))
 $(B)/vmm-device: $(B)/vmm_device
 	$(Q)ln -f $< $@
 
+$(B)/mutant-obj/%.o: %.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -DVMM_TEST_HOOKS -MMD -MP -c $< -o $@
+
+$(MUT_LIB): $(MUT_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(MUT_TEST): $(B)/mutant-obj/tests/mutant/test_replay_mutants.o $(TEST_LIB_OBJS) $(MUT_LIB)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) -lcmocka
+
 $(B)/tests/%: $(B)/obj/tests/%.o $(TEST_LIB_OBJS) $(LIB)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) -lcmocka
@@ -82,6 +100,12 @@ run: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/run.sh $(B)
 
+# make traces: re-record traces/bundled/*.db by booting the test guest on
+# KVM (needs /dev/kvm); each is replayed before it is kept.
+traces: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)traces/record.sh $(B)
+
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)B=$(B) scripts/fetch-kernel.sh
@@ -90,7 +114,7 @@ check: deps
 clean:
 	rm -rf build build-san build-clang build-san-clang
 
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/mutant-obj -name '*.d' 2>/dev/null)
 
 # ---- fuzzing and coverage ([model-fuzz]; fuzz/README.md, coverage/README.md) ----
 # Each fuzz/<name>.c (but driver.c) is a harness. Plain replay drivers are
