@@ -6,6 +6,7 @@ PKGS=(
   gcc clang make binutils pkg-config
   libcmocka-dev libfdt-dev libsqlite3-dev sqlite3 zlib1g-dev
   qemu-system-x86
+  afl++ lcov
   acpica-tools
   user-mode-linux busybox-static cpio iproute2
 )

@@ -13,7 +13,8 @@
 #include "lib/build_path.h"
 
 static const char *const harnesses[] = {
-	"guestconfig", "virtqueue", "fidl_wire", "trace_reader", "launcher_ops", "vhost_user",
+	"guestconfig", "virtqueue", "virtio_devices", "fidl_wire", "trace_reader", "launcher_ops",
+	"vhost_user",
 };
 #define NH (sizeof(harnesses) / sizeof(harnesses[0]))
 
