@@ -104,7 +104,7 @@ static void test_two_guests_end_to_end(void **s)
 	/* Both vmm instances are live (kept for their serial) and isolated. */
 	assert_int_equal(env_count_collection(), 2);
 	int r = env_guest(out, sizeof(out), 20000, "audit", "--collection", E.coll, NULL);
-	if (r != 0)
+	if (!env_audit_ok(r, out))
 		fail_msg("audit failed (%d):\n%s", r, out);
 	assert_non_null(strstr(out, "audit: 2 vmm instance(s)"));
 
