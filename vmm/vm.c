@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "acpi.h"
 #include "mptable.h"
 
 static enum guest_error add_device(struct vm *vm, enum bus_space space, uint64_t base,
@@ -182,6 +183,32 @@ static void guest_reset(void *ctx)
 	kick_all(vm);
 }
 
+/* ---- ACPI power management: Linux's poweroff and reboot ---- */
+
+static void acpi_pm_write(void *ctx, uint64_t off, unsigned size, uint64_t value)
+{
+	struct vm *vm = ctx;
+	uint8_t v = (uint8_t)value;
+	if (off == ACPI_SLEEP_PORT - ACPI_SLEEP_PORT && acpi_sleep_is_poweroff(v)) {
+		log_info("guest powered off (ACPI S5)");
+		set_result(vm, GUEST_OK, "guest powered off");
+		kick_all(vm);
+	} else if (off == ACPI_RESET_PORT - ACPI_SLEEP_PORT && v == ACPI_RESET_VALUE) {
+		/* A VMM run ends at reboot, as with the i8042 reset: the session
+		 * decides whether to start the guest again. */
+		log_info("guest asked for a reset (ACPI): stopping cleanly");
+		set_result(vm, GUEST_OK, "guest reset");
+		kick_all(vm);
+	}
+}
+
+static uint64_t acpi_pm_read(void *ctx, uint64_t off, unsigned size)
+{
+	return 0; /* no wake status ever pending */
+}
+
+static const struct bus_device_ops acpi_pm_ops = { acpi_pm_read, acpi_pm_write };
+
 /* ---- build ---- */
 
 enum guest_error vm_fail(char *err, size_t errlen, enum guest_error e, const char *fmt, ...)
@@ -224,6 +251,31 @@ enum guest_error vm_add_device(struct vm *vm, enum bus_space space, uint64_t bas
                                size_t errlen)
 {
 	return add_device(vm, space, base, len, name, ops, ctx, err, errlen);
+}
+
+/* ACPI tables describing this machine, and the power-management ports they
+ * name. */
+static enum guest_error build_acpi(struct vm *vm, uint64_t *rsdp, char *err, size_t errlen)
+{
+	enum guest_error e = add_device(vm, BUS_PIO, ACPI_SLEEP_PORT, 2, "acpi-pm", &acpi_pm_ops, vm,
+	                                err, errlen);
+	if (e)
+		return e;
+	struct acpi_machine m;
+	acpi_machine_init(&m, vm->ncpus);
+	for (unsigned i = 0; i < vm->nvirtio; i++) {
+		m.virtio[m.nvirtio++] = (struct acpi_virtio_mmio){
+			.base = VM_VIRTIO_MMIO_BASE + i * VM_VIRTIO_MMIO_SIZE,
+			.size = VM_VIRTIO_MMIO_SIZE,
+			.gsi = vm->virtio[i].gsi,
+		};
+	}
+	int r = acpi_build(&vm->mem, &m, rsdp);
+	if (r < 0)
+		return vm_fail(err, errlen, GUEST_ERR_GUEST_INITIALIZATION_FAILURE,
+		               "cannot build ACPI tables for %u cpus and %u devices: %s", vm->ncpus,
+		               vm->nvirtio, strerror(-r));
+	return GUEST_OK;
 }
 
 static enum guest_error build(struct vm *vm, const struct vm_params *p, char *err, size_t errlen)
@@ -310,6 +362,11 @@ static enum guest_error build(struct vm *vm, const struct vm_params *p, char *er
 		return vm_fail(err, errlen, GUEST_ERR_GUEST_INITIALIZATION_FAILURE,
 		            "cannot write the MP table for %u cpus: %s", vm->ncpus, strerror(-r));
 
+	uint64_t rsdp = 0;
+	e = build_acpi(vm, &rsdp, err, errlen);
+	if (e)
+		return e;
+
 	if (vm->have_source && vm->source.kernel_less)
 		goto vcpus; /* replay: devices read only recorded memory */
 	char *cmdline = gc_full_cmdline(&vm->cfg);
@@ -320,6 +377,13 @@ static enum guest_error build(struct vm *vm, const struct vm_params *p, char *er
 	free(cmdline);
 	if (e)
 		return e;
+	/* Tell the kernel where the RSDP is: the zero page's acpi_rsdp_addr
+	 * (boot protocol 2.14) or hvm_start_info.rsdp_paddr (PVH). Both live at
+	 * the loader's boot-info page; the entry register says which it is. */
+	uint64_t field = vm->boot.bsp.rsi == LOADER_BOOT_INFO_GPA ? 0x070 : 0x020;
+	if (gm_write(&vm->mem, LOADER_BOOT_INFO_GPA + field, &rsdp, sizeof(rsdp)) < 0)
+		return vm_fail(err, errlen, GUEST_ERR_GUEST_INITIALIZATION_FAILURE,
+		               "cannot record the ACPI tables' address");
 
 vcpus:
 	for (unsigned i = 0; i < vm->ncpus; i++) {
