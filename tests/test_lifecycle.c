@@ -392,6 +392,32 @@ static void test_console_and_balloon_services(void **s)
 	lc_free(lc);
 }
 
+static void test_acpi_tables_and_poweroff(void **s)
+{
+	/* Linux's poweroff: a write of SLP_TYP(5) | SLP_EN to the sleep port. */
+	ctl.exits[ctl.nexits++] = (struct hv_exit){ .kind = HV_EXIT_IO_OUT, .addr = 0x3c0,
+	                                            .size = 1, .data = 0x80 }; /* WAK_STS: ignored */
+	ctl.exits[ctl.nexits++] = (struct hv_exit){ .kind = HV_EXIT_IO_OUT, .addr = 0x3c0,
+	                                            .size = 1, .data = (5 << 2) | 0x20 };
+	struct guest_config c;
+	char err[256];
+	good_config(&c, 2);
+	struct vm_params p = { .hv = &hv_fake_ops, .hv_fd = -1, .backend_arg = &ctl,
+	                       .serial_fd = -1, .serial_in_fd = -1 };
+	struct vm *vm;
+	assert_int_equal(vm_create(&p, &c, &vm, err, sizeof(err)), GUEST_OK);
+	/* The PVH start info names the RSDP, and an RSDP is there. */
+	uint64_t rsdp = 0;
+	assert_int_equal(gm_read(&vm->mem, 0x2000 + 0x20, &rsdp, 8), 0);
+	assert_int_equal(rsdp, 0xe0000);
+	char sig[8];
+	assert_int_equal(gm_read(&vm->mem, rsdp, sig, 8), 0);
+	assert_memory_equal(sig, "RSD PTR ", 8);
+	assert_int_equal(vm_run(vm), GUEST_OK);
+	assert_non_null(strstr(vm->result_msg, "powered off"));
+	vm_destroy(vm);
+}
+
 static void test_error_names(void **s)
 {
 	assert_string_equal(guest_error_name(GUEST_ERR_BAD_CONFIG), "BAD_CONFIG");
@@ -422,6 +448,7 @@ int main(void)
 		cmocka_unit_test_setup(test_device_overlap, setup),
 		cmocka_unit_test_setup(test_serial_host_input, setup),
 		cmocka_unit_test_setup(test_console_and_balloon_services, setup),
+		cmocka_unit_test_setup(test_acpi_tables_and_poweroff, setup),
 		cmocka_unit_test(test_error_names),
 	};
 	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
