@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
@@ -50,6 +51,12 @@ static const char usage[] =
 	"  --block FILE[,OPT...] a virtio-blk disk (repeatable); OPT: rw (default),\n"
 	"                        ro, volatile (writes kept in memory), id=NAME\n"
 	"  --virtio-rng          a virtio-rng device\n"
+	"  --virtio-console      a virtio-console device; its host side is --console\n"
+	"  --console WHERE       stdio (default with --serial none) or none\n"
+	"  --virtio-balloon      a virtio-balloon device\n"
+	"  --virtio-vsock        a virtio-vsock device (guest CID 3)\n"
+	"  --default-net         a virtio-net device on a new TAP interface (vmmtapN;\n"
+	"                        needs CAP_NET_ADMIN)\n"
 	"  --backend NAME        kvm (default) or sim\n"
 	"  --hv-device PATH      hypervisor device for kvm (default /dev/kvm)\n"
 	"  --trace FILE.db       sim: replay a SQLite trace; the guest config, host\n"
@@ -69,7 +76,8 @@ static const char usage[] =
 
 enum {
 	OPT_KERNEL = 256, OPT_KERNEL_TYPE, OPT_RAMDISK, OPT_CMDLINE, OPT_CMDLINE_ADD, OPT_CPUS,
-	OPT_MEMORY, OPT_BLOCK, OPT_VIRTIO_RNG, OPT_BACKEND, OPT_HV_DEVICE, OPT_SCRIPT, OPT_RECORD, OPT_SERIAL,
+	OPT_MEMORY, OPT_BLOCK, OPT_VIRTIO_RNG, OPT_VIRTIO_CONSOLE, OPT_CONSOLE, OPT_VIRTIO_BALLOON,
+	OPT_VIRTIO_VSOCK, OPT_DEFAULT_NET, OPT_BACKEND, OPT_HV_DEVICE, OPT_SCRIPT, OPT_RECORD, OPT_SERIAL,
 	OPT_TRACE,
 };
 
@@ -83,6 +91,11 @@ static const struct option run_opts[] = {
 	{ "memory", required_argument, 0, OPT_MEMORY },
 	{ "block", required_argument, 0, OPT_BLOCK },
 	{ "virtio-rng", no_argument, 0, OPT_VIRTIO_RNG },
+	{ "virtio-console", no_argument, 0, OPT_VIRTIO_CONSOLE },
+	{ "console", required_argument, 0, OPT_CONSOLE },
+	{ "virtio-balloon", no_argument, 0, OPT_VIRTIO_BALLOON },
+	{ "virtio-vsock", no_argument, 0, OPT_VIRTIO_VSOCK },
+	{ "default-net", no_argument, 0, OPT_DEFAULT_NET },
 	{ "backend", required_argument, 0, OPT_BACKEND },
 	{ "hv-device", required_argument, 0, OPT_HV_DEVICE },
 	{ "script", required_argument, 0, OPT_SCRIPT },
@@ -191,15 +204,45 @@ static void *signal_thread(void *arg)
 	return NULL;
 }
 
+/* --console stdio: the guest's virtio console on this terminal. */
+static void *console_stdio(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	bool in_open = true;
+	for (;;) {
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+		                       { .fd = in_open ? STDIN_FILENO : -1, .events = POLLIN } };
+		if (poll(p, 2, -1) < 0)
+			continue;
+		char buf[4096];
+		if (p[0].revents) {
+			ssize_t n = read(fd, buf, sizeof(buf));
+			if (n <= 0)
+				return NULL;
+			if (write(STDOUT_FILENO, buf, (size_t)n) < 0)
+				return NULL;
+		}
+		if (p[1].revents) {
+			ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+			if (n <= 0)
+				in_open = false;
+			else if (write(fd, buf, (size_t)n) < 0)
+				return NULL;
+		}
+	}
+}
+
 /* vmm run --trace F.db: the VM, its inputs and its device memory all come
  * from the trace. */
 static int replay_trace(const char *path, const struct guest_config *cfg, const char *backend,
                         const char *script_path, const char *record_path, const char *serial)
 {
 	if (cfg->kernel_fd >= 0 || cfg->ramdisk_fd >= 0 || cfg->has_cpus || cfg->has_guest_memory ||
-	    cfg->n_block_devices || cfg->cmdline || cfg->n_cmdline_add || cfg->has_virtio_rng)
+	    cfg->n_block_devices || cfg->cmdline || cfg->n_cmdline_add || cfg->has_virtio_rng ||
+	    cfg->has_virtio_console || cfg->has_virtio_balloon || cfg->has_virtio_vsock ||
+	    cfg->has_default_net)
 		return bad_usage("%s", "--trace takes the guest config from the trace: drop --kernel, "
-		                       "--cpus, --memory, --block, --virtio-rng, --cmdline");
+		                       "--cpus, --memory, --block, --cmdline and the device flags");
 	if (strcmp(backend, "sim") != 0)
 		return bad_usage("%s", "--trace replays on the sim backend: use --backend sim");
 	if (script_path || record_path)
@@ -225,7 +268,7 @@ static int cmd_run(int argc, char **argv)
 	struct guest_config cfg;
 	gc_init(&cfg);
 	const char *backend = "kvm", *hv_device = "/dev/kvm", *script_path = NULL;
-	const char *record_path = NULL, *serial = "stdout", *trace_path = NULL;
+	const char *record_path = NULL, *serial = "stdout", *trace_path = NULL, *console = NULL;
 	int verbosity = LOG_WARN;
 	char err[512];
 	int rc = 2;
@@ -289,6 +332,25 @@ static int cmd_run(int argc, char **argv)
 		case OPT_BLOCK:
 			if (add_block(&cfg, optarg) < 0)
 				goto out;
+			break;
+		case OPT_VIRTIO_CONSOLE:
+			cfg.has_virtio_console = cfg.virtio_console = true;
+			break;
+		case OPT_CONSOLE:
+			if (strcmp(optarg, "stdio") && strcmp(optarg, "none")) {
+				rc = bad_usage("--console must be stdio or none, not '%s'", optarg);
+				goto out;
+			}
+			console = optarg;
+			break;
+		case OPT_VIRTIO_BALLOON:
+			cfg.has_virtio_balloon = cfg.virtio_balloon = true;
+			break;
+		case OPT_VIRTIO_VSOCK:
+			cfg.has_virtio_vsock = cfg.virtio_vsock = true;
+			break;
+		case OPT_DEFAULT_NET:
+			cfg.has_default_net = cfg.default_net = true;
 			break;
 		case OPT_VIRTIO_RNG:
 			cfg.has_virtio_rng = true;
@@ -383,12 +445,16 @@ static int cmd_run(int argc, char **argv)
 		sinkp = &sink;
 	}
 
+	/* --serial none: the guest's serial bytes go nowhere, on purpose. */
+	static int devnull = -1;
+	if (strcmp(serial, "none") == 0 && devnull < 0)
+		devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	struct lc_options o = {
 		.hv = hv,
 		.hv_fd = hv_fd,
 		.backend_arg = hv == &hv_sim_ops ? &sim : NULL,
 		.sink = sinkp,
-		.serial_fd = strcmp(serial, "stdout") == 0 ? STDOUT_FILENO : -1,
+		.serial_fd = strcmp(serial, "stdout") == 0 ? STDOUT_FILENO : devnull,
 		/* The terminal types into the guest's serial port. */
 		.has_serial_in = strcmp(serial, "stdout") == 0,
 		.serial_in_fd = STDIN_FILENO,
@@ -407,9 +473,22 @@ static int cmd_run(int argc, char **argv)
 		lc_free(lc);
 		goto out_rec;
 	}
-	pthread_t sig_thread;
+	pthread_t sig_thread, con_thread;
 	bool have_sig_thread = pthread_create(&sig_thread, NULL, signal_thread, lc) == 0;
+	bool have_con_thread = false;
+	int console_fd = -1;
+	if (!console)
+		console = strcmp(serial, "none") == 0 ? "stdio" : "none";
+	if (strcmp(console, "stdio") == 0 && guest_get_console(lc, &console_fd) == GUEST_OK)
+		have_con_thread = pthread_create(&con_thread, NULL, console_stdio,
+		                                 (void *)(intptr_t)console_fd) == 0;
 	e = lc_run(lc);
+	if (have_con_thread) {
+		pthread_cancel(con_thread);
+		pthread_join(con_thread, NULL);
+	}
+	if (console_fd >= 0)
+		close(console_fd);
 	if (have_sig_thread) {
 		pthread_cancel(sig_thread);
 		pthread_join(sig_thread, NULL);
