@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,7 +53,8 @@ static const char usage[] =
 	"                        ro, volatile (writes kept in memory), id=NAME\n"
 	"  --virtio-rng          a virtio-rng device\n"
 	"  --virtio-console      a virtio-console device; its host side is --console\n"
-	"  --console WHERE       stdio (default with --serial none) or none\n"
+	"  --console WHERE       stdio (default with --serial none), none, or\n"
+	"                        unix:PATH (connect to a Unix stream socket there)\n"
 	"  --virtio-balloon      a virtio-balloon device\n"
 	"  --virtio-vsock        a virtio-vsock device (guest CID 3)\n"
 	"  --default-net         a virtio-net device on a new TAP interface (vmmtapN;\n"
@@ -204,14 +206,20 @@ static void *signal_thread(void *arg)
 	return NULL;
 }
 
-/* --console stdio: the guest's virtio console on this terminal. */
+/* --console stdio: the guest's virtio console on this terminal; unix:PATH:
+ * on a socket connected there (its input and output are that socket). */
+struct console_bridge {
+	int fd, in, out;
+};
+
 static void *console_stdio(void *arg)
 {
-	int fd = (int)(intptr_t)arg;
+	const struct console_bridge *b = arg;
+	int fd = b->fd;
 	bool in_open = true;
 	for (;;) {
 		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
-		                       { .fd = in_open ? STDIN_FILENO : -1, .events = POLLIN } };
+		                       { .fd = in_open ? b->in : -1, .events = POLLIN } };
 		if (poll(p, 2, -1) < 0)
 			continue;
 		char buf[4096];
@@ -219,11 +227,11 @@ static void *console_stdio(void *arg)
 			ssize_t n = read(fd, buf, sizeof(buf));
 			if (n <= 0)
 				return NULL;
-			if (write(STDOUT_FILENO, buf, (size_t)n) < 0)
+			if (write(b->out, buf, (size_t)n) < 0)
 				return NULL;
 		}
 		if (p[1].revents) {
-			ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+			ssize_t n = read(b->in, buf, sizeof(buf));
 			if (n <= 0)
 				in_open = false;
 			else if (write(fd, buf, (size_t)n) < 0)
@@ -337,8 +345,9 @@ static int cmd_run(int argc, char **argv)
 			cfg.has_virtio_console = cfg.virtio_console = true;
 			break;
 		case OPT_CONSOLE:
-			if (strcmp(optarg, "stdio") && strcmp(optarg, "none")) {
-				rc = bad_usage("--console must be stdio or none, not '%s'", optarg);
+			if (strcmp(optarg, "stdio") && strcmp(optarg, "none") &&
+			    (strncmp(optarg, "unix:", 5) || !optarg[5])) {
+				rc = bad_usage("--console must be stdio, none or unix:PATH, not '%s'", optarg);
 				goto out;
 			}
 			console = optarg;
@@ -479,9 +488,19 @@ static int cmd_run(int argc, char **argv)
 	int console_fd = -1;
 	if (!console)
 		console = strcmp(serial, "none") == 0 ? "stdio" : "none";
-	if (strcmp(console, "stdio") == 0 && guest_get_console(lc, &console_fd) == GUEST_OK)
-		have_con_thread = pthread_create(&con_thread, NULL, console_stdio,
-		                                 (void *)(intptr_t)console_fd) == 0;
+	static struct console_bridge con = { -1, STDIN_FILENO, STDOUT_FILENO };
+	if (strncmp(console, "unix:", 5) == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", console + 5);
+		con.in = con.out = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (con.in < 0 || connect(con.in, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			log_warn("--console %s: %s (console output dropped)", console, strerror(errno));
+	}
+	if ((strcmp(console, "stdio") == 0 || con.in != STDIN_FILENO) &&
+	    guest_get_console(lc, &console_fd) == GUEST_OK) {
+		con.fd = console_fd;
+		have_con_thread = pthread_create(&con_thread, NULL, console_stdio, &con) == 0;
+	}
 	e = lc_run(lc);
 	if (have_con_thread) {
 		pthread_cancel(con_thread);
@@ -489,6 +508,8 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (console_fd >= 0)
 		close(console_fd);
+	if (con.in != STDIN_FILENO && con.in >= 0)
+		close(con.in);
 	if (have_sig_thread) {
 		pthread_cancel(sig_thread);
 		pthread_join(sig_thread, NULL);
