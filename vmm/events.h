@@ -20,6 +20,11 @@
 
 struct ev_sink {
 	void *ctx;
+	/* A vCPU's exit is about to be handled (the event lock is held). Until
+	 * its exit_handled, what the sink hears belongs to that exit; host input
+	 * announced outside such a span arrived between exits and is an event
+	 * of its own. May be NULL. */
+	void (*exit_begin)(void *ctx, unsigned vcpu);
 	/* A vCPU exit the vmm has just handled. read_value is the answer given
 	 * for MEM_READ / IO_IN exits, 0 otherwise. */
 	void (*exit_handled)(void *ctx, unsigned vcpu, const struct hv_exit *e,
@@ -53,6 +58,13 @@ struct ev_source {
 	/* Create loads no kernel: no vCPU executes guest code on this backend,
 	 * and every byte a device reads comes from the recording. */
 	bool kernel_less;
+	/* Called once at Create: how the replayer hands the vmm a recorded host
+	 * input that arrived between exits (serial or console bytes). inject
+	 * behaves as vm_host_input: it takes the event lock and returns the
+	 * bytes the device accepted. May be NULL. */
+	void (*bind_injector)(void *ctx, void *vm,
+	                      size_t (*inject)(void *vm, const char *device, const void *data,
+	                                       size_t len));
 };
 
 #endif

@@ -209,6 +209,12 @@ static uint64_t acpi_pm_read(void *ctx, uint64_t off, unsigned size)
 
 static const struct bus_device_ops acpi_pm_ops = { acpi_pm_read, acpi_pm_write };
 
+/* A replayer's way in for recorded host input (ev_source.bind_injector). */
+static size_t replay_inject(void *ctx, const char *device, const void *data, size_t len)
+{
+	return vm_host_input(ctx, device, data, len);
+}
+
 /* ---- build ---- */
 
 enum guest_error vm_fail(char *err, size_t errlen, enum guest_error e, const char *fmt, ...)
@@ -455,6 +461,8 @@ enum guest_error vm_create(const struct vm_params *p, struct guest_config *cfg,
 	if (vm->have_sink && (vm->sink.mem_read || vm->sink.mem_write))
 		vm->mem.obs = (struct gm_observer){ vm->sink.ctx, vm->sink.mem_read,
 		                                    vm->sink.mem_write };
+	if (vm->have_source && vm->source.bind_injector)
+		vm->source.bind_injector(vm->source.ctx, vm, replay_inject);
 	*out = vm;
 	return GUEST_OK;
 }
@@ -516,6 +524,8 @@ static void *vcpu_thread(void *arg)
 		case HV_EXIT_IO_OUT:
 		case HV_EXIT_BELL: {
 			pthread_mutex_lock(&vm->event_lock);
+			if (vm->have_sink && vm->sink.exit_begin)
+				vm->sink.exit_begin(vm->sink.ctx, c->id);
 			uint64_t v = handle_exit(vm, c, &x);
 			if (x.kind == HV_EXIT_MEM_READ || x.kind == HV_EXIT_IO_IN) {
 				r = vm->hv->vcpu_complete_read(c->hv, v);
