@@ -28,6 +28,9 @@ struct sim_region {
 };
 
 #define NO_READ SIZE_MAX
+/* hv_guest.inflight: no event in flight, or a host input being injected. */
+#define IDLE (-1)
+#define INJECTING (-2)
 
 struct sim_trap {
 	enum hv_trap_kind kind;
@@ -117,10 +120,11 @@ static void describe(const struct hv_guest *g, size_t i, char *buf, size_t len)
 static unsigned exit_number(const struct hv_guest *g, size_t at)
 {
 	size_t i = at < nevents(g) ? at : nevents(g);
-	while (i > 0 && (i >= nevents(g) || g->s->ev[i].type != SCRIPT_EXIT))
+	while (i > 0 && (i >= nevents(g) || (g->s->ev[i].type != SCRIPT_EXIT &&
+	                                     g->s->ev[i].type != SCRIPT_HOST)))
 		i--;
 	const struct script_event *e = ev_at(g, i);
-	if (!e || e->type != SCRIPT_EXIT)
+	if (!e || (e->type != SCRIPT_EXIT && e->type != SCRIPT_HOST))
 		return 0;
 	return e->line ? e->line : (unsigned)(i + 1);
 }
@@ -163,6 +167,10 @@ static void diverge(struct hv_guest *g, size_t at, const char *fmt, ...)
 			g->cfg->describe_addr(x->exit.kind, x->exit.addr, dev, sizeof(dev));
 			append(r, &used, "  device: %s\n", dev);
 		}
+	} else if (g->inflight == INJECTING) {
+		const struct script_event *x = ev_at(g, g->inflight_ev);
+		append(r, &used, "  while handling: host input for %s (event %u)\n",
+		       x ? x->device : "?", exit_number(g, g->inflight_ev));
 	}
 	describe(g, at, line, sizeof(line));
 	append(r, &used, "  expected: %s\n", line);
@@ -225,6 +233,7 @@ static const char *type_name(enum script_event_type t)
 	case SCRIPT_MEMW: return "memory write";
 	case SCRIPT_IN: return "host input";
 	case SCRIPT_MEMR: return "memory read";
+	case SCRIPT_HOST: return "host input between exits";
 	default: return "exit";
 	}
 }
@@ -255,7 +264,8 @@ static uint8_t *host_ptr(const struct hv_guest *g, uint64_t gpa, uint64_t len)
 static void feed_memory(struct hv_guest *g, size_t at)
 {
 	size_t end = at + 1;
-	while (end < nevents(g) && g->s->ev[end].type != SCRIPT_EXIT)
+	while (end < nevents(g) && g->s->ev[end].type != SCRIPT_EXIT &&
+	       g->s->ev[end].type != SCRIPT_HOST)
 		end++;
 	g->rd_end = end;
 	g->rd = NO_READ;
@@ -307,9 +317,9 @@ static void bytes_diff(char *buf, size_t len, const uint8_t *want, size_t wl,
 static void finish_inflight(struct hv_guest *g)
 {
 	int vcpu = g->inflight;
-	if (vcpu < 0)
+	if (vcpu == IDLE)
 		return;
-	struct hv_vcpu *v = g->vcpus[vcpu];
+	struct hv_vcpu *v = vcpu >= 0 ? g->vcpus[vcpu] : NULL;
 	if (v && v->awaiting_read) {
 		v->awaiting_read = false;
 		diverge(g, g->inflight_ev, "vcpu %d's read was never answered", vcpu);
@@ -320,10 +330,10 @@ static void finish_inflight(struct hv_guest *g)
 	g->rd = NO_READ;
 	skip_unchecked(g);
 	const struct script_event *e = ev_at(g, g->next);
-	if (e && e->type != SCRIPT_EXIT)
-		diverge(g, g->next, "the vmm finished exit %u without producing this %s",
+	if (e && e->type != SCRIPT_EXIT && e->type != SCRIPT_HOST)
+		diverge(g, g->next, "the vmm finished event %u without producing this %s",
 		        exit_number(g, g->inflight_ev), type_name(e->type));
-	g->inflight = -1;
+	g->inflight = IDLE;
 	pthread_cond_broadcast(&g->cond);
 }
 
@@ -374,7 +384,7 @@ static int sim_guest_create(int hv_fd, void *backend_arg, struct hv_guest **out)
 	c->divergence[0] = 0;
 	c->consumed = 0;
 	c->finished = false;
-	g->inflight = -1;
+	g->inflight = IDLE;
 	g->rd = NO_READ;
 	sha256_init(&g->digest);
 	pthread_mutex_init(&g->lock, NULL);
@@ -490,7 +500,7 @@ static void sim_vcpu_destroy(struct hv_vcpu *v)
 	struct hv_guest *g = v->g;
 	pthread_mutex_lock(&g->lock);
 	if (g->inflight == (int)v->id)
-		g->inflight = -1;
+		g->inflight = IDLE;
 	g->vcpus[v->id] = NULL;
 	pthread_cond_broadcast(&g->cond);
 	pthread_mutex_unlock(&g->lock);
@@ -534,6 +544,34 @@ static struct timespec deadline_in(unsigned ms)
 	return t;
 }
 
+/* Hand the vmm a host input that arrived between exits in the recording.
+ * Whichever vCPU finds it next does it, without the lock: the vmm takes its
+ * event lock, and its outputs come back through set_irq and the sink.
+ * Lock held on entry and on return. */
+static void inject(struct hv_guest *g, const struct script_event *e)
+{
+	struct sim_config *c = g->cfg;
+	size_t at = g->next;
+	if (!c->inject) {
+		diverge(g, at, "the recording has host input between exits; the vmm gave the sim "
+		        "no way to inject it (no sim_source?)");
+		return;
+	}
+	g->inflight = INJECTING;
+	g->inflight_ev = at;
+	feed_memory(g, at);
+	advance(g);
+	sha256_update(&g->digest, e->data, e->len);
+	pthread_mutex_unlock(&g->lock);
+	size_t took = c->inject(c->inject_vm, e->device, e->data, e->len);
+	pthread_mutex_lock(&g->lock);
+	if (took != e->len)
+		diverge(g, at, "the %s device took %zu of the %zu recorded input bytes", e->device, took,
+		        e->len);
+	if (g->inflight == INJECTING && g->inflight_ev == at)
+		finish_inflight(g);
+}
+
 /* Decide what enter returns now, or false to keep waiting. Lock held. */
 static bool try_take(struct hv_guest *g, struct hv_vcpu *v, struct hv_exit *x)
 {
@@ -552,13 +590,17 @@ static bool try_take(struct hv_guest *g, struct hv_vcpu *v, struct hv_exit *x)
 		x->kind = HV_EXIT_KICK;
 		return true;
 	}
-	if (g->inflight >= 0)
-		return false; /* another vCPU's exit is being handled */
+	if (g->inflight != IDLE)
+		return false; /* another vCPU's exit or a host input is being handled */
 	skip_unchecked(g);
 	const struct script_event *e = ev_at(g, g->next);
 	if (!e) {
 		x->kind = HV_EXIT_END;
 		return true;
+	}
+	if (e->type == SCRIPT_HOST) {
+		inject(g, e);
+		return false; /* the caller's loop looks again */
 	}
 	if (e->type != SCRIPT_EXIT) {
 		diverge(g, g->next, "the script expects this %s but no exit is being handled",
@@ -612,6 +654,12 @@ static int sim_vcpu_enter(struct hv_vcpu *v, struct hv_exit *x)
 	while (!try_take(g, v, x)) {
 		if (g->divergence)
 			continue; /* try_take reports it */
+		if (g->next != seen) {
+			/* Progress while we held the lock (an injected input): look again. */
+			seen = g->next;
+			dl = deadline_in(stall);
+			continue;
+		}
 		int r = pthread_cond_timedwait(&g->cond, &g->lock, &dl);
 		if (g->next != seen) {
 			seen = g->next;
@@ -732,7 +780,7 @@ static void check_mem_read(void *ctx, uint64_t gpa, const void *data, uint64_t l
 	if (!g || !data)
 		return;
 	pthread_mutex_lock(&g->lock);
-	if (g->divergence || g->inflight < 0) {
+	if (g->divergence || g->inflight == IDLE) {
 		pthread_mutex_unlock(&g->lock);
 		return;
 	}
@@ -834,11 +882,19 @@ static ssize_t src_block_read(void *ctx, void *buf, size_t len, off_t off)
 	return n;
 }
 
+static void src_bind(void *ctx, void *vm,
+                     size_t (*fn)(void *vm, const char *device, const void *data, size_t len))
+{
+	struct sim_config *c = ctx;
+	c->inject_vm = vm;
+	c->inject = fn;
+}
+
 struct ev_source sim_source(struct sim_config *c)
 {
 	c->feed_inputs = true;
 	struct ev_source s = { .ctx = c, .entropy = src_entropy, .block_read = src_block_read,
-	                       .kernel_less = true };
+	                       .kernel_less = true, .bind_injector = src_bind };
 	return s;
 }
 

@@ -46,6 +46,9 @@ struct sim_config {
 
 	/* Set by the backend, not by callers: */
 	bool feed_inputs;            /* a source (sim_source) consumes `in` records */
+	/* The vmm's way in for `host` records (ev_source.bind_injector). */
+	void *inject_vm;
+	size_t (*inject)(void *vm, const char *device, const void *data, size_t len);
 	struct hv_guest *guest;      /* the live guest made from this config */
 	bool check_outputs;          /* a checker sink exists: check `out` lines */
 	/* The last guest's outcome, kept after guest_destroy because the vmm

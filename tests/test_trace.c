@@ -33,6 +33,8 @@ static const char text[] =
 	"0000000000000000000000000000000000000000000000000000000000000000\n"
 	"irq 16 1\n"
 	"exit 1 mem-read d0000060 4 0 = 1\n"
+	"host serial 61\n"
+	"irq 4 1\n"
 	"exit 0 io-out 64 1 fe\n";
 
 static char dir[64];
@@ -94,8 +96,10 @@ static void test_round_trip(void **state)
 	assert_memory_equal(da, db, 32);
 	/* Exits carry their seq; the long write was stored compressed. */
 	assert_int_equal(b.ev[0].line, 1);
-	assert_int_equal(b.ev[b.n - 1].line, 5);
-	assert_int_equal(info.exits, 5);
+	assert_int_equal(b.ev[b.n - 1].line, 6);
+	assert_int_equal(info.exits, 6); /* five exits and a host input between them */
+	assert_int_equal(b.ev[b.n - 3].type, SCRIPT_HOST);
+	assert_int_equal(b.ev[b.n - 3].line, 5);
 	assert_int_equal(info.format_version, TRACE_FORMAT_VERSION);
 	assert_string_equal(trace_info_get(&info, "backend"), "test");
 	assert_null(trace_info_get(&info, "nope"));
@@ -304,6 +308,12 @@ static void test_unknown_kinds_and_absurd_sizes(void **state)
 	expect_refused(p, "not an integer");
 	mutated("nodata.db", "UPDATE outputs SET data=NULL WHERE kind=2", p, sizeof(p));
 	expect_refused(p, "no data");
+	mutated("host1.db", "DELETE FROM outputs WHERE kind=5", p, sizeof(p));
+	expect_refused(p, "event 5: a host event without its bytes");
+	mutated("host2.db", "UPDATE outputs SET seq=4 WHERE kind=5", p, sizeof(p));
+	expect_refused(p, "host-event bytes with no host event");
+	mutated("host3.db", "UPDATE events SET vcpu=3 WHERE kind=16", p, sizeof(p));
+	expect_refused(p, "host event with vcpu");
 }
 
 static void test_writer_errors(void **state)

@@ -28,8 +28,18 @@ record() { # name, vmm options...
   local args=()
   for a in "$@"; do args+=("${a//@DISK@/$tmp/disk-$name.img}"); done
   echo "== $name: $VMM run ${args[*]}"
-  if ! "$VMM" run --kernel "$GUEST" --memory 32M --serial none \
-      --cmdline "console=ttyS0 trace=$name" "${args[@]}" --record "$OUT/$name.db.new" </dev/null; then
+  local ok=1
+  if [ -n "${INPUT:-}" ]; then
+    # Host input: bytes typed at the serial port while the guest runs.
+    (printf '%s' "$INPUT"; sleep 0.5) | "$VMM" run --kernel "$GUEST" --memory 32M \
+      --cmdline "console=ttyS0 trace=$name" "${args[@]}" --record "$OUT/$name.db.new" \
+      >/dev/null || ok=0
+  else
+    "$VMM" run --kernel "$GUEST" --memory 32M --serial none \
+      --cmdline "console=ttyS0 trace=$name" "${args[@]}" --record "$OUT/$name.db.new" \
+      </dev/null || ok=0
+  fi
+  if [ $ok -eq 0 ]; then
     echo "make traces: recording $name failed" >&2; return 1
   fi
   if ! "$TRACE" replay "$OUT/$name.db.new" >/dev/null; then
@@ -47,5 +57,6 @@ record boot-2cpu --cpus 2 || rc=1
 record rng-block-1cpu --cpus 1 --virtio-rng --block @DISK@ || rc=1
 record rng-block-ro-2cpu --cpus 2 --virtio-rng --block @DISK@,ro || rc=1
 record block-volatile-1cpu --cpus 1 --block @DISK@,volatile || rc=1
+INPUT=hi record serial-input-1cpu --cpus 1 || rc=1
 du -cb "$OUT"/*.db | tail -1 | awk '{printf "bundled traces: %d bytes in all\n", $1}'
 exit $rc

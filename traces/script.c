@@ -311,6 +311,8 @@ static int parse_line(struct parser *p, char *line, struct script *s, size_t *ca
 		r = parse_out(p, t, nt, e, SCRIPT_OUT);
 	else if (strcmp(t[0], "in") == 0)
 		r = parse_out(p, t, nt, e, SCRIPT_IN);
+	else if (strcmp(t[0], "host") == 0)
+		r = parse_out(p, t, nt, e, SCRIPT_HOST);
 	else if (strcmp(t[0], "memr") == 0)
 		r = parse_out(p, t, nt, e, SCRIPT_MEMR);
 	else if (strcmp(t[0], "memw") == 0)
@@ -464,12 +466,15 @@ int script_format_event(const struct script_event *e, char *buf, size_t len)
 		return snprintf(buf, len, "irq %" PRIu32 " %d", e->gsi, e->level);
 	case SCRIPT_OUT:
 	case SCRIPT_IN:
+	case SCRIPT_HOST:
 	case SCRIPT_MEMR:
 	case SCRIPT_MEMW: {
 		if (!e->len || !e->data)
 			return -EINVAL;
-		if (e->type == SCRIPT_OUT || e->type == SCRIPT_IN)
-			n = snprintf(buf, len, "%s %s ", e->type == SCRIPT_OUT ? "out" : "in", e->device);
+		if (e->type == SCRIPT_OUT || e->type == SCRIPT_IN || e->type == SCRIPT_HOST)
+			n = snprintf(buf, len, "%s %s ", e->type == SCRIPT_OUT ? "out"
+			                               : e->type == SCRIPT_IN ? "in" : "host",
+			             e->device);
 		else
 			n = snprintf(buf, len, "%s %" PRIx64 " ", e->type == SCRIPT_MEMR ? "memr" : "memw",
 			             e->gpa);

@@ -13,6 +13,7 @@
  *   irq <gsi> <level>
  *   out <device> <bytes>
  *   memr <gpa> <bytes> | memw <gpa> <bytes> | in <device> <bytes>
+ *   host <device> <bytes>
  * Numbers in hex without 0x except vcpu, size, gsi and level (decimal).
  *
  * Ordering rule: an exit line comes first, then the irq and out lines its
@@ -48,6 +49,8 @@ enum script_event_type {
 	SCRIPT_MEMR = 4, /* guest memory a device read: written back before its exit */
 	SCRIPT_MEMW = 5, /* guest memory a device wrote: checked */
 	SCRIPT_IN = 6,   /* host input (entropy, block read): fed back by the source */
+	SCRIPT_HOST = 7, /* host input between exits (serial, console bytes): injected,
+	                  * an event like an exit; the records after it are its own */
 };
 
 struct script_event {
@@ -60,7 +63,7 @@ struct script_event {
 	/* SCRIPT_IRQ */
 	uint32_t gsi;
 	int level;
-	/* SCRIPT_OUT, SCRIPT_IN: device; SCRIPT_MEMR, SCRIPT_MEMW: gpa */
+	/* SCRIPT_OUT, SCRIPT_IN, SCRIPT_HOST: device; SCRIPT_MEMR, SCRIPT_MEMW: gpa */
 	char device[SCRIPT_MAX_DEVICE + 1];
 	uint64_t gpa;
 	uint8_t *data; /* owned */

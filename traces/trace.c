@@ -160,7 +160,8 @@ struct trace_writer {
 	pthread_mutex_t lock;
 	int err;
 	char errmsg[320];
-	uint64_t seq;        /* last exit written */
+	uint64_t seq;        /* last event (exit or host event) written */
+	bool in_exit;        /* between exit_begin and exit_handled */
 	struct held *held;
 	size_t nheld;
 	bool closing;
@@ -411,10 +412,19 @@ static void hold_bytes(struct trace_writer *w, enum script_event_type type, cons
 	pthread_mutex_unlock(&w->lock);
 }
 
+static void rec_exit_begin(void *ctx, unsigned vcpu)
+{
+	struct trace_writer *w = ctx;
+	pthread_mutex_lock(&w->lock);
+	w->in_exit = true;
+	pthread_mutex_unlock(&w->lock);
+}
+
 static void rec_exit(void *ctx, unsigned vcpu, const struct hv_exit *x, uint64_t read_value)
 {
 	struct trace_writer *w = ctx;
 	pthread_mutex_lock(&w->lock);
+	w->in_exit = false;
 	/* A kick or an end is the backend's business, not the guest's. */
 	if (script_exit_kind_valid(x->kind) && !w->err) {
 		bool access = x->kind <= HV_EXIT_BELL;
@@ -451,9 +461,40 @@ static void rec_output(void *ctx, const char *device, const void *data, uint64_t
 		hold_bytes(ctx, SCRIPT_OUT, device, 0, data, len);
 }
 
+/* Input that arrived between exits: an event of its own, written at once
+ * with what it caused (the vmm announces input after the device took it). */
+static void rec_host_event(struct trace_writer *w, const char *device, const void *data,
+                           uint64_t len)
+{
+	if (w->err || !len || len > TRACE_MAX_RECORD)
+		return;
+	w->seq++;
+	sqlite3_bind_int64(w->ins_event, 1, (sqlite3_int64)w->seq);
+	sqlite3_bind_int(w->ins_event, 2, 0);
+	sqlite3_bind_int(w->ins_event, 3, TRACE_EVENT_HOST);
+	sqlite3_bind_int(w->ins_event, 4, 0);
+	sqlite3_bind_int(w->ins_event, 5, 0);
+	sqlite3_bind_int(w->ins_event, 6, 0);
+	step(w, w->ins_event, "writing a host event");
+	sqlite3_bind_int64(w->ins_out, 1, (sqlite3_int64)w->seq);
+	sqlite3_bind_int(w->ins_out, 2, TRACE_OUT_HOST_EVENT);
+	sqlite3_bind_text(w->ins_out, 3, device, -1, SQLITE_TRANSIENT);
+	bind_blob(w, w->ins_out, 6, 5, data, len);
+	step(w, w->ins_out, "writing a host event");
+	flush_held(w, w->seq);
+}
+
 static void rec_input(void *ctx, const char *device, const void *data, uint64_t len)
 {
-	if (device)
+	struct trace_writer *w = ctx;
+	if (!device || !data)
+		return;
+	pthread_mutex_lock(&w->lock);
+	bool between = !w->in_exit;
+	if (between)
+		rec_host_event(w, device, data, len);
+	pthread_mutex_unlock(&w->lock);
+	if (!between)
 		hold_bytes(ctx, SCRIPT_IN, device, 0, data, len);
 }
 
@@ -469,7 +510,8 @@ static void rec_mem_write(void *ctx, uint64_t gpa, const void *data, uint64_t le
 
 struct ev_sink trace_recorder_sink(struct trace_writer *w)
 {
-	struct ev_sink s = { .ctx = w, .exit_handled = rec_exit, .irq = rec_irq,
+	struct ev_sink s = { .ctx = w, .exit_begin = rec_exit_begin, .exit_handled = rec_exit,
+	                     .irq = rec_irq,
 	                     .host_output = rec_output, .host_input = rec_input,
 	                     .mem_read = rec_mem_read, .mem_write = rec_mem_write };
 	return s;
@@ -519,11 +561,15 @@ int trace_write_script(const char *path, const struct script *s, const char *con
 	 * consequences are announced before its exit. */
 	size_t i = 0;
 	while (i < s->n) {
-		const struct script_event *x = NULL;
+		const struct script_event *x = NULL, *h = NULL;
 		size_t j = i;
-		if (s->ev[i].type == SCRIPT_EXIT)
+		if (s->ev[i].type == SCRIPT_EXIT) {
 			x = &s->ev[j++];
-		for (; j < s->n && s->ev[j].type != SCRIPT_EXIT; j++) {
+			k.exit_begin(w, x->vcpu);
+		} else if (s->ev[i].type == SCRIPT_HOST) {
+			h = &s->ev[j++];
+		}
+		for (; j < s->n && s->ev[j].type != SCRIPT_EXIT && s->ev[j].type != SCRIPT_HOST; j++) {
 			const struct script_event *e = &s->ev[j];
 			switch (e->type) {
 			case SCRIPT_IRQ: k.irq(w, e->gsi, e->level); break;
@@ -537,6 +583,8 @@ int trace_write_script(const char *path, const struct script *s, const char *con
 		if (x) {
 			struct hv_exit hx = x->exit;
 			k.exit_handled(w, x->vcpu, &hx, x->read_value);
+		} else if (h) {
+			k.host_input(w, h->device, h->data, h->len);
 		} else {
 			/* Records before the first exit: written as seq 0. */
 			pthread_mutex_lock(&w->lock);
@@ -559,6 +607,7 @@ struct reader {
 	size_t cap;
 	uint64_t total;
 	struct trace_info *info;
+	size_t host_pending; /* index of a host event awaiting its bytes, or SIZE_MAX */
 };
 
 static int rerr(struct reader *r, int rc, const char *fmt, ...)
@@ -819,7 +868,23 @@ static int load_output(struct reader *r, sqlite3_stmt *st, uint64_t seq)
 	sqlite3_int64 id = sqlite3_column_int64(st, 0), kind = sqlite3_column_int64(st, 2);
 	const char *dev = (const char *)sqlite3_column_text(st, 3);
 	sqlite3_int64 addr = sqlite3_column_int64(st, 4), value = sqlite3_column_int64(st, 5);
-	struct script_event *e = add_event(r);
+	struct script_event *e;
+	if (kind == TRACE_OUT_HOST_EVENT) {
+		/* The bytes of the host event just read: they fill it in. */
+		if (r->host_pending == SIZE_MAX)
+			return rerr(r, -EINVAL, "output %lld (event %" PRIu64 "): host-event bytes with no "
+			            "host event before them", (long long)id, seq);
+		e = &r->s.ev[r->host_pending];
+		r->host_pending = SIZE_MAX;
+		if (!device_ok(dev))
+			return rerr(r, -EINVAL, "output %lld (event %" PRIu64 "): bad device name",
+			            (long long)id, seq);
+		snprintf(e->device, sizeof(e->device), "%s", dev);
+		return column_bytes(r, st, 6, value, "host event", seq, &e->data, &e->len);
+	}
+	if (r->host_pending != SIZE_MAX)
+		return rerr(r, -EINVAL, "event %" PRIu64 ": a host event without its bytes", seq);
+	e = add_event(r);
 	if (!e)
 		return rerr(r, -E2BIG, "out of memory or more than %u events", TRACE_MAX_SCRIPT_EVENTS);
 	switch (kind) {
@@ -905,6 +970,8 @@ static int load_events(struct reader *r)
 			rc = load_output(r, out, seq);
 			so = sqlite3_step(out);
 		}
+		if (!rc && r->host_pending != SIZE_MAX)
+			rc = rerr(r, -EINVAL, "event %" PRIu64 ": a host event without its bytes", seq);
 		if (rc)
 			break;
 		if ((sm != SQLITE_ROW && sm != SQLITE_DONE) || (so != SQLITE_ROW && so != SQLITE_DONE)) {
@@ -938,6 +1005,23 @@ static int load_events(struct reader *r)
 		uint64_t addr = (uint64_t)sqlite3_column_int64(ev, 3);
 		sqlite3_int64 size = sqlite3_column_int64(ev, 4);
 		uint64_t data = (uint64_t)sqlite3_column_int64(ev, 5);
+		if (kind == TRACE_EVENT_HOST) {
+			if (vcpu || addr || size || data) {
+				rc = rerr(r, -EINVAL, "event %" PRIu64 ": host event with vcpu, address, size "
+				          "or data set", seq);
+				break;
+			}
+			struct script_event *e = add_event(r);
+			if (!e) {
+				rc = rerr(r, -E2BIG, "out of memory or more than %u events",
+				          TRACE_MAX_SCRIPT_EVENTS);
+				break;
+			}
+			e->type = SCRIPT_HOST;
+			e->line = (unsigned)seq;
+			r->host_pending = r->s.n - 1;
+			continue;
+		}
 		rc = check_exit(r, seq, vcpu, kind, addr, size, data);
 		if (rc)
 			break;
@@ -980,7 +1064,8 @@ int trace_load(const char *path, struct script *out, struct trace_info *info, ch
                size_t errlen)
 {
 	struct trace_info local;
-	struct reader r = { .path = path, .err = err, .errlen = errlen, .info = info ? info : &local };
+	struct reader r = { .path = path, .err = err, .errlen = errlen, .info = info ? info : &local,
+		            .host_pending = SIZE_MAX };
 	memset(r.info, 0, sizeof(*r.info));
 	out->ev = NULL;
 	out->n = 0;

@@ -42,7 +42,13 @@ enum trace_out_kind {
 	TRACE_OUT_HOST = 2,  /* device, data: bytes sent to the host */
 	TRACE_OUT_MEMW = 3,  /* addr = gpa, data: bytes a device wrote to guest memory */
 	TRACE_OUT_INPUT = 4, /* device, data: a host input (entropy, block read) */
+	TRACE_OUT_HOST_EVENT = 5, /* device, data: the input of a host event (below) */
 };
+
+/* events.kind of a host input that arrived between exits (serial or console
+ * bytes): not an hv_exit_kind. Its bytes are its first outputs row (kind
+ * TRACE_OUT_HOST_EVENT); the rows after are what it caused. */
+#define TRACE_EVENT_HOST 16
 
 /* ---- recording ---- */
 

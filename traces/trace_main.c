@@ -32,7 +32,7 @@ static const char usage[] =
 	"  events FILE [options]     list records in order (exits and what each produced)\n"
 	"      --kind K              only records of kind K: an exit kind (io-in, io-out,\n"
 	"                            mem-read, mem-write, bell, halt, shutdown, failure),\n"
-	"                            or irq, out, in, memr, memw\n"
+	"                            or irq, out, in, memr, memw, host (input between exits)\n"
 	"      --device D            only records whose device description contains D\n"
 	"                            (serial, i8042, \"virtio-mmio slot 0\", rng, block...)\n"
 	"      --from N              start at event (exit) N (default 1)\n"
@@ -75,6 +75,7 @@ static const char *rec_kind(const struct script_event *e)
 	case SCRIPT_IRQ: return "irq";
 	case SCRIPT_OUT: return "out";
 	case SCRIPT_IN: return "in";
+	case SCRIPT_HOST: return "host";
 	case SCRIPT_MEMR: return "memr";
 	case SCRIPT_MEMW: return "memw";
 	}
@@ -96,6 +97,7 @@ static void rec_device(const struct script_event *e, char *buf, size_t len)
 		return;
 	case SCRIPT_OUT:
 	case SCRIPT_IN:
+	case SCRIPT_HOST:
 		snprintf(buf, len, "%s", e->device);
 		return;
 	default:
@@ -117,7 +119,7 @@ static void row_name(const struct script_event *e, char *buf, size_t len)
 		*reg = 0;
 	if (e->type == SCRIPT_OUT)
 		snprintf(buf + strlen(buf), len - strlen(buf), " (to host)");
-	if (e->type == SCRIPT_IN)
+	if (e->type == SCRIPT_IN || e->type == SCRIPT_HOST)
 		snprintf(buf + strlen(buf), len - strlen(buf), " (host input)");
 	if (e->type == SCRIPT_MEMR)
 		snprintf(buf, len, "guest memory read");
@@ -133,7 +135,7 @@ static void print_record(const struct script_event *e, unsigned seq)
 	if (strlen(line) > 100)
 		strcpy(line + 97, "...");
 	rec_device(e, dev, sizeof(dev));
-	if (e->type == SCRIPT_EXIT)
+	if (e->type == SCRIPT_EXIT || e->type == SCRIPT_HOST)
 		printf("%7u  %-60s  %s\n", seq, line, dev);
 	else
 		printf("         %-60s%s%s\n", line, e->len ? "  " : "", "");
@@ -175,7 +177,9 @@ static int cmd_info(int argc, char **argv)
 		if (s.ev[i].type == SCRIPT_EXIT && s.ev[i].vcpu + 1 > vcpus)
 			vcpus = s.ev[i].vcpu + 1;
 	}
-	printf("events (exits)  %" PRIu64 " on %u vCPU%s\n", in.exits, vcpus, vcpus == 1 ? "" : "s");
+	printf("events          %" PRIu64 ": %" PRIu64 " exits on %u vCPU%s, %" PRIu64
+	       " host inputs between exits\n", in.exits, counts[SCRIPT_EXIT], vcpus,
+	       vcpus == 1 ? "" : "s", counts[SCRIPT_HOST]);
 	printf("records         %zu: %" PRIu64 " irqs, %" PRIu64 " host outputs, %" PRIu64
 	       " host inputs, %" PRIu64 " memory reads (%" PRIu64 " bytes), %" PRIu64
 	       " memory writes (%" PRIu64 " bytes)\n",
@@ -239,7 +243,7 @@ static int cmd_events(int argc, char **argv)
 		return bad("%s", "events takes one FILE");
 	static const char *const kinds[] = { "mem-read", "mem-write", "io-in", "io-out", "bell",
 		                             "halt", "shutdown", "failure", "irq", "out", "in",
-		                             "memr", "memw" };
+		                             "memr", "memw", "host" };
 	if (kind) {
 		bool ok = false;
 		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
@@ -256,7 +260,7 @@ static int cmd_events(int argc, char **argv)
 	unsigned next_from = 0;
 	for (size_t i = 0; i < s.n; i++) {
 		const struct script_event *e = &s.ev[i];
-		if (e->type == SCRIPT_EXIT)
+		if (e->type == SCRIPT_EXIT || e->type == SCRIPT_HOST)
 			seq = e->line;
 		if (seq < from)
 			continue;
@@ -273,7 +277,7 @@ static int cmd_events(int argc, char **argv)
 			printf("  event  record                                                        device\n");
 			header = true;
 		}
-		if (e->type != SCRIPT_EXIT && (kind || device))
+		if (e->type != SCRIPT_EXIT && e->type != SCRIPT_HOST && (kind || device))
 			printf("%7u", seq); /* filtered: say which exit it belongs to */
 		print_record(e, seq);
 		shown++;
@@ -377,7 +381,7 @@ static int cmd_diff(int argc, char **argv)
 	unsigned seq = 0;
 	char la[200], lb[200];
 	for (i = 0; i < n; i++) {
-		if (a.ev[i].type == SCRIPT_EXIT)
+		if (a.ev[i].type == SCRIPT_EXIT || a.ev[i].type == SCRIPT_HOST)
 			seq = a.ev[i].line;
 		struct script one_a = { &a.ev[i], 1, false }, one_b = { &b.ev[i], 1, false };
 		uint8_t da[32], db[32];
@@ -458,7 +462,7 @@ static int cmd_timeline(int argc, char **argv)
 	unsigned seq = 0, maxc = 1;
 	for (size_t i = 0; i < s.n; i++) {
 		const struct script_event *e = &s.ev[i];
-		if (e->type == SCRIPT_EXIT)
+		if (e->type == SCRIPT_EXIT || e->type == SCRIPT_HOST)
 			seq = e->line;
 		char name[96];
 		row_name(e, name, sizeof(name));
