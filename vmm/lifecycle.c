@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fidl/zx_status.h"
 #include "log.h"
 #include "vm.h"
 
@@ -179,15 +180,6 @@ enum guest_error guest_get_serial(struct guest_lifecycle *lc, int *fd)
 	return e;
 }
 
-static enum guest_error no_device_yet(struct guest_lifecycle *lc, int *fd)
-{
-	*fd = -1;
-	pthread_mutex_lock(&lc->lock);
-	enum guest_error e = lc->vm ? GUEST_ERR_DEVICE_NOT_PRESENT : GUEST_ERR_NOT_CREATED;
-	pthread_mutex_unlock(&lc->lock);
-	return e;
-}
-
 enum guest_error guest_get_console(struct guest_lifecycle *lc, int *fd)
 {
 	*fd = -1;
@@ -252,7 +244,60 @@ int lc_balloon_stats(struct guest_lifecycle *lc, struct balloon_stat *out, unsig
 
 enum guest_error guest_get_host_vsock_endpoint(struct guest_lifecycle *lc, int *fd)
 {
-	return no_device_yet(lc, fd);
+	*fd = -1;
+	pthread_mutex_lock(&lc->lock);
+	enum guest_error e = !lc->vm ? GUEST_ERR_NOT_CREATED
+	                   : !lc->vm->vsock ? GUEST_ERR_DEVICE_NOT_PRESENT : GUEST_OK;
+	pthread_mutex_unlock(&lc->lock);
+	return e;
+}
+
+/* The VM for a vsock call, with lc->lock held; or a status and the lock free. */
+static int vsock_vm(struct guest_lifecycle *lc, struct vm **vm)
+{
+	pthread_mutex_lock(&lc->lock);
+	*vm = lc->vm;
+	int r = !lc->vm ? ZX_ERR_BAD_STATE : !lc->vm->vsock ? ZX_ERR_NOT_SUPPORTED : ZX_OK;
+	if (r != ZX_OK)
+		pthread_mutex_unlock(&lc->lock);
+	return r;
+}
+
+int lc_vsock_listen(struct guest_lifecycle *lc, uint32_t port, int acceptor)
+{
+	struct vm *vm;
+	int r = vsock_vm(lc, &vm);
+	if (r != ZX_OK) {
+		if (acceptor >= 0)
+			close(acceptor);
+		return r;
+	}
+	r = vm_vsock_listen(vm, port, acceptor);
+	pthread_mutex_unlock(&lc->lock);
+	return r;
+}
+
+int lc_vsock_listen_unix(struct guest_lifecycle *lc, uint32_t port, const char *path)
+{
+	struct vm *vm;
+	int r = vsock_vm(lc, &vm);
+	if (r != ZX_OK)
+		return r;
+	r = vm_vsock_listen_unix(vm, port, path);
+	pthread_mutex_unlock(&lc->lock);
+	return r;
+}
+
+int lc_vsock_connect(struct guest_lifecycle *lc, uint32_t guest_port, lc_vsock_connect_fn *done,
+                     void *ctx)
+{
+	struct vm *vm;
+	int r = vsock_vm(lc, &vm);
+	if (r != ZX_OK)
+		return r;
+	r = vm_vsock_connect(vm, guest_port, done, ctx);
+	pthread_mutex_unlock(&lc->lock);
+	return r;
 }
 
 enum guest_error guest_get_balloon_controller(struct guest_lifecycle *lc, int *fd)

@@ -62,9 +62,33 @@ enum guest_error guest_get_serial(struct guest_lifecycle *lc, int *fd);
 /* GetConsole: DEVICE_NOT_PRESENT without a virtio-console. */
 enum guest_error guest_get_console(struct guest_lifecycle *lc, int *fd);
 /* GetHostVsockEndpoint / GetBalloonController: DEVICE_NOT_PRESENT without the
- * device. The balloon is then driven with lc_balloon_* (no fd is made). */
+ * device. They are then driven with lc_vsock_* and lc_balloon_* (no fd is
+ * made). */
 enum guest_error guest_get_host_vsock_endpoint(struct guest_lifecycle *lc, int *fd);
 enum guest_error guest_get_balloon_controller(struct guest_lifecycle *lc, int *fd);
+
+/* HostVsockEndpoint (host CID 2, guest CID 3), in process; the FIDL server
+ * calls these too. Each returns a zx.Status: ZX_ERR_BAD_STATE without a VM,
+ * ZX_ERR_NOT_SUPPORTED without a virtio-vsock device. Listeners and
+ * connections last until the VM is stopped.
+ * Listen: guest connections to `port` are offered to the HostVsockAcceptor
+ * at the other end of channel `acceptor` (moved: closed on error) and
+ * bridged to the socket its Accept answer carries; an error answer or a
+ * closed acceptor resets them, and a closed acceptor frees the port.
+ * ZX_ERR_ALREADY_BOUND if the port is taken. */
+int lc_vsock_listen(struct guest_lifecycle *lc, uint32_t port, int acceptor);
+/* Listen, bridging each guest connection to a new connection to the Unix
+ * stream socket at path (no acceptor round trip; refused if nobody accepts). */
+int lc_vsock_listen_unix(struct guest_lifecycle *lc, uint32_t port, const char *path);
+/* Connect to the guest's port. ZX_OK: done(ctx, status, sock) follows once,
+ * from the vmm's I/O thread and under no lock: ZX_OK with a connected
+ * SOCK_STREAM socket done then owns, ZX_ERR_CONNECTION_REFUSED (nothing
+ * listens there), or ZX_ERR_CANCELED (the guest reset or the VM went away)
+ * with -1. Any other return (e.g. ZX_ERR_BAD_STATE: the guest's driver is not
+ * running): done is never called. done must not call lc_* functions. */
+typedef void lc_vsock_connect_fn(void *ctx, int status, int sock);
+int lc_vsock_connect(struct guest_lifecycle *lc, uint32_t guest_port, lc_vsock_connect_fn *done,
+                     void *ctx);
 
 /* BalloonController: RequestNumPages, GetBalloonSize, GetMemStats. */
 enum guest_error lc_balloon_request_pages(struct guest_lifecycle *lc, uint32_t pages);

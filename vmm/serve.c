@@ -2,6 +2,7 @@
 #include "serve.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -18,12 +19,14 @@
 
 #define SERVE_MAX_GUEST_CHANNELS 16
 
+enum chan_kind { CH_GUEST, CH_BALLOON, CH_VSOCK };
+
 struct server {
 	int lifecycle_fd;
 	/* Channels bound through the lifecycle: Guest, and the BalloonController
-	 * server ends handed over by Guest.GetBalloonController. */
+	 * and HostVsockEndpoint server ends handed over by Guest. */
 	int guest_fds[SERVE_MAX_GUEST_CHANNELS];
-	bool is_balloon[SERVE_MAX_GUEST_CHANNELS];
+	enum chan_kind kind[SERVE_MAX_GUEST_CHANNELS];
 	unsigned nguest;
 	struct guest_lifecycle *lc;
 	pthread_mutex_t send_lock; /* the run thread answers Run concurrently */
@@ -85,15 +88,15 @@ static void close_guest_channel(struct server *s, unsigned i, int32_t epitaph)
 		close(s->guest_fds[i]);
 	s->nguest--;
 	s->guest_fds[i] = s->guest_fds[s->nguest];
-	s->is_balloon[i] = s->is_balloon[s->nguest];
+	s->kind[i] = s->kind[s->nguest];
 }
 
-static bool add_channel(struct server *s, int fd, bool balloon)
+static bool add_channel(struct server *s, int fd, enum chan_kind kind)
 {
 	if (s->nguest == SERVE_MAX_GUEST_CHANNELS)
 		return false;
 	s->guest_fds[s->nguest] = fd;
-	s->is_balloon[s->nguest] = balloon;
+	s->kind[s->nguest] = kind;
 	s->nguest++;
 	return true;
 }
@@ -132,7 +135,7 @@ static bool lifecycle_msg(struct server *s)
 			return false;
 		}
 		enum guest_error e = lc_bind(s->lc);
-		if (e == GUEST_OK && !add_channel(s, guest, false))
+		if (e == GUEST_OK && !add_channel(s, guest, CH_GUEST))
 			e = GUEST_ERR_DUPLICATE_PUBLIC_SERVICES;
 		if (e) /* The seed: outside Create..Stop the channel is closed at once. */
 			close(guest);
@@ -220,7 +223,7 @@ static void guest_msg(struct server *s, unsigned i)
 		if (fv_dec_handle_body(&d, &req) != ZX_OK)
 			break;
 		e = guest_get_balloon_controller(s->lc, &out);
-		if (e == GUEST_OK && !add_channel(s, req, true))
+		if (e == GUEST_OK && !add_channel(s, req, CH_BALLOON))
 			e = GUEST_ERR_DUPLICATE_PUBLIC_SERVICES;
 		if (e) /* without the device the server end is closed with the error */
 			close(req);
@@ -230,9 +233,10 @@ static void guest_msg(struct server *s, unsigned i)
 		if (fv_dec_handle_body(&d, &req) != ZX_OK)
 			break;
 		e = guest_get_host_vsock_endpoint(s->lc, &out);
-		close(req);
-		if (out >= 0)
-			close(out);
+		if (e == GUEST_OK && !add_channel(s, req, CH_VSOCK))
+			e = GUEST_ERR_DUPLICATE_PUBLIC_SERVICES;
+		if (e)
+			close(req);
 		reply_result(s, fd, txid, d.hdr.ordinal, e, -1);
 		return;
 	default:
@@ -295,6 +299,84 @@ static void balloon_msg(struct server *s, unsigned i)
 	close_guest_channel(s, i, ZX_ERR_INVALID_ARGS);
 }
 
+/* A zx.Status result on channel fd (sock: the response's socket, or -1). */
+static void reply_zx(struct server *s, int fd, uint32_t txid, uint64_t ordinal, int status,
+                     bool with_handle, int sock)
+{
+	struct fv_result r = { .which = status ? FIDL_RESULT_ERR : FIDL_RESULT_RESPONSE,
+	                       .err = status, .fd = sock };
+	if (fv_enc_result(&s->out, txid, ordinal, FV_ERR_ZX_STATUS, with_handle, &r) == ZX_OK)
+		send_msg(s, fd, &s->out);
+}
+
+/* A Connect waiting for the guest: answered from the vmm's I/O thread, on
+ * a duplicate of the channel so that the number stays valid whatever this
+ * loop closes meanwhile. */
+struct pending_connect {
+	int fd;
+	uint32_t txid;
+};
+
+static void connect_done(void *ctx, int status, int sock)
+{
+	struct pending_connect *pc = ctx;
+	struct fidl_msg *m = malloc(sizeof(*m));
+	struct fv_result r = { .which = status ? FIDL_RESULT_ERR : FIDL_RESULT_RESPONSE,
+	                       .err = status, .fd = sock };
+	if (m && fv_enc_result(m, pc->txid, FV_ORD_VSOCK_CONNECT, FV_ERR_ZX_STATUS, true, &r) == ZX_OK)
+		fidl_chan_send(pc->fd, m);
+	free(m);
+	if (sock >= 0)
+		close(sock); /* moved to the client */
+	close(pc->fd);
+	free(pc);
+}
+
+/* One HostVsockEndpoint message on channel i. */
+static void vsock_msg(struct server *s, unsigned i)
+{
+	int fd = s->guest_fds[i];
+	struct fidl_dec d;
+	if (fidl_dec_init(&d, &s->in) != ZX_OK) {
+		close_guest_channel(s, i, d.status);
+		return;
+	}
+	uint32_t txid = d.hdr.txid, port;
+	int acceptor = -1, r;
+	switch (d.hdr.ordinal) {
+	case FV_ORD_VSOCK_LISTEN:
+		if (fv_dec_listen_req(&d, &port, &acceptor) != ZX_OK)
+			break;
+		r = lc_vsock_listen(s->lc, port, acceptor);
+		reply_zx(s, fd, txid, FV_ORD_VSOCK_LISTEN, r, false, -1);
+		return;
+	case FV_ORD_VSOCK_CONNECT: {
+		if (fv_dec_u32_body(&d, &port) != ZX_OK)
+			break;
+		struct pending_connect *pc = malloc(sizeof(*pc));
+		r = ZX_ERR_NO_MEMORY;
+		if (pc) {
+			pc->txid = txid;
+			pc->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+			r = pc->fd < 0 ? ZX_ERR_NO_RESOURCES
+			               : lc_vsock_connect(s->lc, port, connect_done, pc);
+		}
+		if (r != ZX_OK) {
+			if (pc && pc->fd >= 0)
+				close(pc->fd);
+			free(pc);
+			reply_zx(s, fd, txid, FV_ORD_VSOCK_CONNECT, r, true, -1);
+		}
+		return;
+	}
+	default:
+		fidl_msg_close_handles(&s->in);
+		close_guest_channel(s, i, ZX_ERR_NOT_SUPPORTED);
+		return;
+	}
+	close_guest_channel(s, i, ZX_ERR_INVALID_ARGS);
+}
+
 int vmm_serve(int channel_fd, const struct hv_ops *hv, int hv_fd)
 {
 	struct server *s = calloc(1, sizeof(*s));
@@ -334,8 +416,10 @@ int vmm_serve(int channel_fd, const struct hv_ops *hv, int hv_fd)
 			if (gi >= s->nguest || !p[i].revents || p[i].fd != s->guest_fds[gi])
 				continue;
 			int r = fidl_chan_recv(s->guest_fds[gi], &s->in);
-			if (r == ZX_OK && s->is_balloon[gi])
+			if (r == ZX_OK && s->kind[gi] == CH_BALLOON)
 				balloon_msg(s, gi);
+			else if (r == ZX_OK && s->kind[gi] == CH_VSOCK)
+				vsock_msg(s, gi);
 			else if (r == ZX_OK)
 				guest_msg(s, gi);
 			else

@@ -4,7 +4,8 @@
  * Owns: serving the one GuestLifecycle channel a vmm process inherits
  * (Create, Bind, Run, Stop, with the rules of lifecycle.h) and every Guest
  * channel bound through it (GetSerial, GetConsole, GetHostVsockEndpoint,
- * GetBalloonController). Run answers when the guest stops, while other calls
+ * GetBalloonController), and the HostVsockEndpoint and BalloonController
+ * channels those hand over. Run answers when the guest stops, while other calls
  * keep being served. When the GuestLifecycle channel closes the guest is
  * stopped and serve returns: the vmm exits. A malformed message or an unknown
  * ordinal closes that channel with an epitaph; on the lifecycle channel that

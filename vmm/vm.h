@@ -41,6 +41,8 @@
 #define VM_VIRTIO_GSI_BASE 16
 
 struct vm;
+struct vm_vsock;
+struct pollfd;
 
 /* A virtio-net device and the TAP interface that is its host side. */
 struct vm_net {
@@ -98,6 +100,7 @@ struct vm {
 	struct virtio_balloon *balloon;
 	struct vm_net *nets[GC_MAX_NET_DEVICES];
 	unsigned nnets;
+	struct vm_vsock *vsock; /* vm_vsock.c: virtio-vsock and its host side, or NULL */
 
 	/* vm_io.c: the thread that feeds host input to devices. */
 	pthread_t io_thread;
@@ -147,6 +150,40 @@ enum guest_error vm_io_add_devices(struct vm *vm, char *err, size_t errlen);
 void vm_io_start(struct vm *vm);
 void vm_io_stop(struct vm *vm);
 void vm_io_destroy(struct vm *vm);
+/* Wake the I/O thread: a device has room again, or has work for it. */
+void vm_io_kick(struct vm *vm);
+
+/* vm_vsock.c: the host side of virtio-vsock (host CID 2, guest CID 3).
+ * Guest connections to a listened port are handed to its acceptor (a
+ * HostVsockAcceptor channel: Accept is sent and the socket in the reply is
+ * bridged; or a Unix socket path, connected at once); host connections
+ * bridge one end of a socketpair and hand out the other. Bytes cross under
+ * the event lock and are announced to the sink ("vsock"). Every status is a
+ * zx.Status. */
+#define VM_VSOCK_MAX_POLL 160
+/* Create the device and register cfg's vsock_listeners (their channels are
+ * moved out of vm->cfg). Called by vm_io_add_devices. */
+enum guest_error vm_vsock_add(struct vm *vm, char *err, size_t errlen);
+/* After the I/O thread has stopped: close everything; pending connects
+ * hear ZX_ERR_CANCELED. */
+void vm_vsock_destroy(struct vm *vm);
+/* The I/O thread's share: fill up to max pollfds, then handle what they said. */
+unsigned vm_vsock_poll_fill(struct vm *vm, struct pollfd *p, unsigned max);
+void vm_vsock_poll_done(struct vm *vm, const struct pollfd *p, unsigned n);
+/* HostVsockEndpoint.Listen with a HostVsockAcceptor channel (moved: closed
+ * on error): ZX_OK, ZX_ERR_ALREADY_BOUND, ZX_ERR_NO_RESOURCES. */
+int vm_vsock_listen(struct vm *vm, uint32_t port, int acceptor);
+/* Listen and bridge each guest connection to a new connection to the Unix
+ * stream socket at path (refused, with RST, if nobody accepts there). */
+int vm_vsock_listen_unix(struct vm *vm, uint32_t port, const char *path);
+/* HostVsockEndpoint.Connect: ZX_OK and later, exactly once, done(ctx, ZX_OK,
+ * sock) with a connected SOCK_STREAM socket done owns, or done(ctx, status,
+ * -1) (ZX_ERR_CONNECTION_REFUSED, or ZX_ERR_CANCELED when the connection or
+ * the VM went away). done runs on the I/O thread (or in vm_vsock_destroy),
+ * under no vm lock. Any other return: refused at once, done is not called. */
+typedef void vm_vsock_connect_fn(void *ctx, int status, int sock);
+int vm_vsock_connect(struct vm *vm, uint32_t guest_port, vm_vsock_connect_fn *done, void *ctx);
+
 /* Used by vm_io.c. */
 enum guest_error vm_add_virtio(struct vm *vm, struct virtio_device *dev, char *err,
                               size_t errlen);

@@ -8,7 +8,9 @@
  * to the sink, so a recording holds it at the point between two exits where
  * the guest could first see it. Input a device has no room for is held here
  * (never dropped) and retried when the device says it has room (io_kick_fd)
- * or, for the UART which cannot say so, a few milliseconds later.
+ * or, for the UART which cannot say so, a few milliseconds later. The
+ * vsock device's sockets and acceptor channels are polled here too; what to
+ * do with them is vm_vsock.c's business.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +33,7 @@ void vm_io_init(struct vm *vm)
 	vm->console_fd = vm->console_peer_fd = -1;
 }
 
-static void kick_io(struct vm *vm)
+void vm_io_kick(struct vm *vm)
 {
 	if (vm->io_kick_fd >= 0) {
 		uint64_t one = 1;
@@ -54,7 +56,7 @@ static void console_write(void *ctx, const void *buf, size_t len)
 
 static void device_has_room(void *ctx)
 {
-	kick_io(ctx);
+	vm_io_kick(ctx);
 }
 
 /* ---- balloon ---- */
@@ -83,7 +85,7 @@ static void net_send(void *ctx, const void *frame, size_t len)
 static void net_has_room(void *ctx)
 {
 	struct vm_net *n = ctx;
-	kick_io(n->vm);
+	vm_io_kick(n->vm);
 }
 
 /* ---- creation ---- */
@@ -140,6 +142,8 @@ enum guest_error vm_io_add_devices(struct vm *vm, char *err, size_t errlen)
 		log_info("net device %zu: TAP %s, MAC %02x:%02x:%02x:%02x:%02x:%02x", i, n->tap_name,
 		         mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 	}
+	if (c->has_virtio_vsock && c->virtio_vsock && (e = vm_vsock_add(vm, err, errlen)))
+		return e;
 	return GUEST_OK;
 }
 
@@ -197,7 +201,7 @@ static void *io_main(void *arg)
 	struct vm *vm = arg;
 	bool serial_open = vm->serial_in_fd >= 0, console_open = vm->console_fd >= 0;
 	for (;;) {
-		struct pollfd p[P_NET + GC_MAX_NET_DEVICES];
+		struct pollfd p[P_NET + GC_MAX_NET_DEVICES + VM_VSOCK_MAX_POLL];
 		p[P_WAKE] = (struct pollfd){ .fd = vm->io_wake_fd, .events = POLLIN };
 		p[P_KICK] = (struct pollfd){ .fd = vm->io_kick_fd, .events = POLLIN };
 		/* A source is read only while there is room to hold what it gives. */
@@ -210,9 +214,11 @@ static void *io_main(void *arg)
 		for (unsigned i = 0; i < vm->nnets; i++)
 			p[P_NET + i] = (struct pollfd){
 				.fd = vm->nets[i]->held_len ? -1 : vm->nets[i]->tap_fd, .events = POLLIN };
+		unsigned nfixed = P_NET + vm->nnets;
+		unsigned nvsock = vm->vsock ? vm_vsock_poll_fill(vm, p + nfixed, VM_VSOCK_MAX_POLL) : 0;
 		/* The UART cannot say when it has room again: with bytes held for
 		 * it, look again soon. */
-		int r = poll(p, P_NET + vm->nnets, vm->serial_npending ? 5 : -1);
+		int r = poll(p, nfixed + nvsock, vm->serial_npending ? 5 : -1);
 		if (r < 0 && errno != EINTR)
 			break;
 		if (p[P_WAKE].revents)
@@ -241,6 +247,8 @@ static void *io_main(void *arg)
 			if (got > 0 && !net_frame_in(vm, n, n->held, (size_t)got))
 				n->held_len = (size_t)got;
 		}
+		if (vm->vsock)
+			vm_vsock_poll_done(vm, p + nfixed, r > 0 ? nvsock : 0);
 	}
 	return NULL;
 }
@@ -250,7 +258,7 @@ void vm_io_start(struct vm *vm)
 	/* Replay feeds recorded input itself; only a live run reads the host. */
 	if (vm->have_source)
 		return;
-	if (vm->serial_in_fd < 0 && vm->console_fd < 0 && vm->nnets == 0)
+	if (vm->serial_in_fd < 0 && vm->console_fd < 0 && vm->nnets == 0 && !vm->vsock)
 		return;
 	vm->io_wake_fd = eventfd(0, EFD_CLOEXEC);
 	vm->io_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -276,6 +284,7 @@ void vm_io_stop(struct vm *vm)
 void vm_io_destroy(struct vm *vm)
 {
 	vm_io_stop(vm);
+	vm_vsock_destroy(vm);
 	if (vm->io_wake_fd >= 0)
 		close(vm->io_wake_fd);
 	if (vm->io_kick_fd >= 0)

@@ -8,6 +8,7 @@
 #define TESTS_LIB_FAKE_HV_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "vmm/hv.h"
 
@@ -27,9 +28,27 @@ struct fake_hv_ctl {
 	unsigned guests_created, guests_destroyed;
 	unsigned vcpus_entered; /* vCPU threads that have called enter at least once */
 	unsigned irqs_raised;
+	/* Recorded: guest memory as mapped (a test guest reads and writes it). */
+	struct { uint64_t gpa, len; uint8_t *hva; } mem[4];
+	unsigned nmem;
+	/* fake_hv_exit's hand-over to vCPU 0 (internal). */
+	struct hv_guest *guest;
+	bool inj_pending, inj_taken, inj_done;
+	struct hv_exit inj;
 };
 
 extern const struct hv_ops hv_fake_ops;
 void fake_hv_reset(struct fake_hv_ctl *c);
+
+/* A test guest: vCPU 0 of the running guest takes `x` as its next exit and
+ * this returns once the vmm has handled it (under its event lock, as a real
+ * exit), with a read's answer in *value. 0, or -ETIMEDOUT if vCPU 0 did not
+ * take it within 5 s (not running, or stopping). */
+int fake_hv_exit(struct fake_hv_ctl *c, const struct hv_exit *x, uint64_t *value);
+/* MMIO through fake_hv_exit. */
+uint32_t fake_hv_mmio_read32(struct fake_hv_ctl *c, uint64_t addr);
+void fake_hv_mmio_write32(struct fake_hv_ctl *c, uint64_t addr, uint32_t v);
+/* Host address of guest-physical [gpa, gpa + len), or NULL. */
+void *fake_hv_gpa(struct fake_hv_ctl *c, uint64_t gpa, uint64_t len);
 
 #endif
