@@ -1,13 +1,14 @@
 #!/bin/bash
 # make run: boot the test guest on KVM with its serial output on this
 # terminal; where /dev/kvm is missing or unusable, replay the same guest's
-# recorded exits on the simulated hypervisor instead, and say so.
+# recorded trace (traces/bundled/boot-2cpu.db) on the simulated hypervisor
+# instead, and say so: no kernel file is needed for that.
 # Exits 0 only when the guest ran to a clean shutdown (or replay matched).
 set -uo pipefail
 B=${1:-build}
 VMM=$B/vmm
 GUEST=$B/test-guest/hello.elf
-SCRIPT=tests/guest/hello-2cpu.script
+TRACE=traces/bundled/boot-2cpu.db
 CMDLINE="console=ttyS0 hello=make-run"
 
 if [ -e /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
@@ -22,9 +23,8 @@ if [ -e /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 else
   echo "== /dev/kvm is missing or not accessible; using the simulated hypervisor"
 fi
-echo "== make run: replaying $SCRIPT (recorded on KVM) through the same vmm on the sim backend"
-"$VMM" run --backend sim --script "$SCRIPT" --kernel "$GUEST" --cpus 2 --memory 64M \
-  --cmdline "$CMDLINE"
+echo "== make run: replaying $TRACE (recorded on KVM) through the same vmm on the sim backend"
+"$VMM" run --backend sim --trace "$TRACE"
 rc=$?
 [ $rc -eq 0 ] && echo "== replay matched; guest shut down cleanly" || echo "== replay failed (exit $rc)"
 exit $rc
