@@ -6,7 +6,8 @@
  * of kind says move rather than copy, bits 4-6 the kind of a created
  * object. Oracle: after every step the invariants hold (no mutable object
  * reachable from two vmms; only vmms and the launcher hold the hypervisor)
- * and every vmm still holds exactly one hypervisor handle and its channel.
+ * and every live vmm still holds its lifecycle channel (one that dropped it
+ * has stopped). A vmm may drop its hypervisor handle: that is no breach.
  * The real spawner's side of that contract (only fds 3 and 4 cross exec) is
  * checked by tests/test_model_routing.c; exec per input would be too slow
  * for a fuzzer. */
@@ -37,17 +38,8 @@ void fuzz_one(const uint8_t *data, size_t len)
 		char why[160];
 		if (mr_invariants(&s, why, sizeof(why)) != 0)
 			fuzz_fail("after operation %zu: %s", i / 4, why);
-		for (int p = 0; p < MR_MAX_PROCS; p++) {
-			if (s.procs[p].kind != MR_VMM)
-				continue;
-			unsigned hv = 0;
-			for (int o = 0; o < MR_MAX_OBJS; o++)
-				if (s.objs[o].exists && s.objs[o].kind == MR_HYPERVISOR)
-					hv += s.holds[p][o];
-			if (!s.holds[p][s.procs[p].channel])
-				fuzz_fail("after operation %zu: vmm %d lost its channel", i / 4, p);
-			if (hv < 1)
-				fuzz_fail("after operation %zu: vmm %d holds no hypervisor", i / 4, p);
-		}
+		for (int p = 0; p < MR_MAX_PROCS; p++)
+			if (s.procs[p].kind == MR_VMM && !s.holds[p][s.procs[p].channel])
+				fuzz_fail("after operation %zu: vmm %d lives on without its channel", i / 4, p);
 	}
 }

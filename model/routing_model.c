@@ -108,16 +108,18 @@ static void exit_proc(struct mr_state *s, int p)
 }
 
 /* The seed: a guest stops when its GuestLifecycle channel closes. A vmm
- * whose channel nobody else holds any more exits. */
+ * exits when its end is closed (it dropped its own handle) or when nobody
+ * else holds the other end any more. */
 static void reap(struct mr_state *s)
 {
 	for (int v = 0; v < MR_MAX_PROCS; v++) {
 		if (s->procs[v].kind != MR_VMM)
 			continue;
+		int ch = s->procs[v].channel;
 		bool peer = false;
 		for (int p = 0; p < MR_MAX_PROCS; p++)
-			peer = peer || (p != v && s->holds[p][s->procs[v].channel] > 0);
-		if (!peer)
+			peer = peer || (p != v && s->holds[p][ch] > 0);
+		if (!peer || !s->holds[v][ch])
 			exit_proc(s, v);
 	}
 	collect(s);
