@@ -152,7 +152,7 @@ static unsigned virtio_wanted(const struct guest_config *c)
 	return (unsigned)c->n_block_devices + (c->has_virtio_rng && c->virtio_rng) +
 	       (c->has_virtio_console && c->virtio_console) +
 	       (c->has_virtio_balloon && c->virtio_balloon) + (unsigned)c->n_net_devices +
-	       (c->has_default_net && c->default_net);
+	       (c->has_default_net && c->default_net) + (c->has_virtio_vsock && c->virtio_vsock);
 }
 
 enum guest_error vm_add_virtio(struct vm *vm, struct virtio_device *dev, char *err,
