@@ -21,7 +21,6 @@
 
 #include "sim-hypervisor/sim.h"
 #include "traces/replay.h"
-#include "traces/script.h"
 #include "traces/trace.h"
 #include "vmm/cli_args.h"
 #include "vmm/guest_config.h"
@@ -59,12 +58,11 @@ static const char usage[] =
 	"  --virtio-vsock        a virtio-vsock device (guest CID 3)\n"
 	"  --default-net         a virtio-net device on a new TAP interface (vmmtapN;\n"
 	"                        needs CAP_NET_ADMIN)\n"
-	"  --backend NAME        kvm (default) or sim\n"
+	"  --backend NAME        kvm (default) or sim (only with --trace)\n"
 	"  --hv-device PATH      hypervisor device for kvm (default /dev/kvm)\n"
 	"  --trace FILE.db       sim: replay a SQLite trace; the guest config, host\n"
 	"                        inputs and device memory come from the trace (no\n"
 	"                        --kernel, no disk images); exit 1 on divergence\n"
-	"  --script FILE         sim: replay a text exit script (with --kernel etc.)\n"
 	"  --record FILE.db      record the run as a SQLite trace (traces/README.md):\n"
 	"                        exits, host inputs, device memory reads, outputs\n"
 	"  --serial WHERE        stdout (default) or none\n"
@@ -79,7 +77,7 @@ static const char usage[] =
 enum {
 	OPT_KERNEL = 256, OPT_KERNEL_TYPE, OPT_RAMDISK, OPT_CMDLINE, OPT_CMDLINE_ADD, OPT_CPUS,
 	OPT_MEMORY, OPT_BLOCK, OPT_VIRTIO_RNG, OPT_VIRTIO_CONSOLE, OPT_CONSOLE, OPT_VIRTIO_BALLOON,
-	OPT_VIRTIO_VSOCK, OPT_DEFAULT_NET, OPT_BACKEND, OPT_HV_DEVICE, OPT_SCRIPT, OPT_RECORD, OPT_SERIAL,
+	OPT_VIRTIO_VSOCK, OPT_DEFAULT_NET, OPT_BACKEND, OPT_HV_DEVICE, OPT_RECORD, OPT_SERIAL,
 	OPT_TRACE,
 };
 
@@ -100,7 +98,6 @@ static const struct option run_opts[] = {
 	{ "default-net", no_argument, 0, OPT_DEFAULT_NET },
 	{ "backend", required_argument, 0, OPT_BACKEND },
 	{ "hv-device", required_argument, 0, OPT_HV_DEVICE },
-	{ "script", required_argument, 0, OPT_SCRIPT },
 	{ "record", required_argument, 0, OPT_RECORD },
 	{ "trace", required_argument, 0, OPT_TRACE },
 	{ "serial", required_argument, 0, OPT_SERIAL },
@@ -243,7 +240,7 @@ static void *console_stdio(void *arg)
 /* vmm run --trace F.db: the VM, its inputs and its device memory all come
  * from the trace. */
 static int replay_trace(const char *path, const struct guest_config *cfg, const char *backend,
-                        const char *script_path, const char *record_path, const char *serial)
+                        const char *record_path, const char *serial)
 {
 	if (cfg->kernel_fd >= 0 || cfg->ramdisk_fd >= 0 || cfg->has_cpus || cfg->has_guest_memory ||
 	    cfg->n_block_devices || cfg->cmdline || cfg->n_cmdline_add || cfg->has_virtio_rng ||
@@ -253,8 +250,8 @@ static int replay_trace(const char *path, const struct guest_config *cfg, const 
 		                       "--cpus, --memory, --block, --cmdline and the device flags");
 	if (strcmp(backend, "sim") != 0)
 		return bad_usage("%s", "--trace replays on the sim backend: use --backend sim");
-	if (script_path || record_path)
-		return bad_usage("%s", "--trace cannot be combined with --script or --record");
+	if (record_path)
+		return bad_usage("%s", "--trace cannot be combined with --record");
 	struct replay_opts o = { .serial_fd = strcmp(serial, "stdout") == 0 ? STDOUT_FILENO : -1 };
 	struct replay_result res;
 	char err[512];
@@ -275,7 +272,7 @@ static int cmd_run(int argc, char **argv)
 {
 	struct guest_config cfg;
 	gc_init(&cfg);
-	const char *backend = "kvm", *hv_device = "/dev/kvm", *script_path = NULL;
+	const char *backend = "kvm", *hv_device = "/dev/kvm";
 	const char *record_path = NULL, *serial = "stdout", *trace_path = NULL, *console = NULL;
 	int verbosity = LOG_WARN;
 	char err[512];
@@ -367,7 +364,6 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_BACKEND: backend = optarg; break;
 		case OPT_HV_DEVICE: hv_device = optarg; break;
-		case OPT_SCRIPT: script_path = optarg; break;
 		case OPT_RECORD: record_path = optarg; break;
 		case OPT_TRACE: trace_path = optarg; break;
 		case OPT_SERIAL:
@@ -394,7 +390,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (trace_path) {
 		log_set_level(verbosity > LOG_DEBUG ? LOG_DEBUG : (enum log_level)verbosity);
-		rc = replay_trace(trace_path, &cfg, backend, script_path, record_path, serial);
+		rc = replay_trace(trace_path, &cfg, backend, record_path, serial);
 		goto out;
 	}
 	if (cfg.kernel_fd < 0) {
@@ -408,42 +404,24 @@ static int cmd_run(int argc, char **argv)
 		rc = bad_usage("unknown --backend '%s' (kvm or sim)", backend);
 		goto out;
 	}
-	struct script script_store = { 0 };
-	struct script *script = NULL;
 	struct trace_writer *recorder = NULL;
 	struct timespec t_run0 = { 0, 0 };
-	struct sim_config sim;
 	struct ev_sink sink;
 	const struct ev_sink *sinkp = NULL;
 	int hv_fd = -1;
-	memset(&sim, 0, sizeof(sim));
 	rc = 1;
 	if (hv == &hv_sim_ops) {
-		if (!script_path) {
-			rc = bad_usage("%s", "--backend sim needs --script FILE");
-			goto out;
-		}
-		if (script_parse_file(script_path, &script_store, err, sizeof(err)) < 0) {
-			fprintf(stderr, "vmm: %s\n", err);
-			goto out;
-		}
-		script = &script_store;
-		sim_config_init(&sim, script);
-		sink = sim_checker_sink(&sim);
-		sinkp = &sink;
-	} else {
-		hv_fd = open(hv_device, O_RDWR | O_CLOEXEC);
-		if (hv_fd < 0) {
-			fprintf(stderr, "vmm: cannot open hypervisor %s: %s\n", hv_device, strerror(errno));
-			rc = 3;
-			goto out;
-		}
+		/* The sim replays recordings: they carry their own config. */
+		rc = bad_usage("%s", "--backend sim replays a recording: use --trace FILE.db");
+		goto out;
+	}
+	hv_fd = open(hv_device, O_RDWR | O_CLOEXEC);
+	if (hv_fd < 0) {
+		fprintf(stderr, "vmm: cannot open hypervisor %s: %s\n", hv_device, strerror(errno));
+		rc = 3;
+		goto out;
 	}
 	if (record_path) {
-		if (sinkp) {
-			rc = bad_usage("%s", "--record cannot be combined with --backend sim");
-			goto out_hv;
-		}
 		recorder = trace_writer_open(record_path, err, sizeof(err));
 		if (!recorder || trace_record_meta(recorder, &cfg, VMM_VERSION, backend, err,
 		                                   sizeof(err)) < 0) {
@@ -461,7 +439,7 @@ static int cmd_run(int argc, char **argv)
 	struct lc_options o = {
 		.hv = hv,
 		.hv_fd = hv_fd,
-		.backend_arg = hv == &hv_sim_ops ? &sim : NULL,
+		.backend_arg = NULL,
 		.sink = sinkp,
 		.serial_fd = strcmp(serial, "stdout") == 0 ? STDOUT_FILENO : devnull,
 		/* The terminal types into the guest's serial port. */
@@ -477,7 +455,7 @@ static int cmd_run(int argc, char **argv)
 	enum guest_error e = lc_create(lc, &cfg, err, sizeof(err));
 	if (e) {
 		fprintf(stderr, "vmm: Create failed: %s: %s\n", guest_error_name(e), err);
-		if (e == GUEST_ERR_GUEST_INITIALIZATION_FAILURE && hv != &hv_sim_ops)
+		if (e == GUEST_ERR_GUEST_INITIALIZATION_FAILURE)
 			rc = 3;
 		lc_free(lc);
 		goto out_rec;
@@ -514,17 +492,6 @@ static int cmd_run(int argc, char **argv)
 		pthread_cancel(sig_thread);
 		pthread_join(sig_thread, NULL);
 	}
-	if (hv == &hv_sim_ops) {
-		if (sim.divergence[0]) {
-			e = e ? e : GUEST_ERR_VCPU_RUNTIME_FAILURE;
-		} else if (!sim.finished) {
-			fprintf(stderr, "vmm: replay ended with %zu of %zu script events not consumed\n",
-			        script->n - sim.consumed, script->n);
-			e = e ? e : GUEST_ERR_VCPU_RUNTIME_FAILURE;
-		} else {
-			fprintf(stderr, "vmm: replay matched all %zu events of %s\n", script->n, script_path);
-		}
-	}
 	if (e) {
 		fprintf(stderr, "vmm: Run failed: %s: %s\n", guest_error_name(e), lc_last_error(lc));
 		rc = 1;
@@ -547,11 +514,8 @@ out_rec:
 		fprintf(stderr, "vmm: writing %s failed: %s\n", record_path, err);
 		rc = 1;
 	}
-out_hv:
 	if (hv_fd >= 0)
 		close(hv_fd);
-	if (script)
-		script_free(script);
 out:
 	gc_free(&cfg);
 	return rc;
