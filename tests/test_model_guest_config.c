@@ -116,7 +116,8 @@ static void random_config(struct guest_config *c)
 			size_t len = chance(bad) ? rnd() % (GC_MAX_BLOCK_DEVICE_ID + 2) : 1 + rnd() % 6;
 			for (size_t k = 0; k < len; k++)
 				b->id[k] = (char)(chance(bad) ? 1 + rnd() % 255 : 'a' + rnd() % 3);
-			b->id[len] = '\0';
+			if (len < sizeof(b->id))
+				b->id[len] = '\0'; /* 21 bytes: no room for one, as a too-long id arrives */
 			if (i > 0 && chance(bad))
 				memcpy(b->id, c->block_devices[i - 1].id, sizeof(b->id));
 			static const int modes[] = { 0, 1, 2, 3, -1 };

@@ -269,7 +269,7 @@ static void test_lifecycle_sequences(void **state)
 {
 	const char *env = getenv("MODEL_SEED");
 	uint64_t seed0 = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
-	int nseq = env ? 1 : 2000;
+	int nseq = env ? 1 : 1500;
 	unsigned calls = 0;
 	for (int k = 0; k < nseq; k++) {
 		uint64_t seed = seed0 + (uint64_t)k;
