@@ -202,9 +202,10 @@ enum guest_error lc_balloon_request_pages(struct guest_lifecycle *lc, uint32_t p
 	enum guest_error e = !lc->vm ? GUEST_ERR_NOT_CREATED
 	                   : !lc->vm->balloon ? GUEST_ERR_DEVICE_NOT_PRESENT : GUEST_OK;
 	if (e == GUEST_OK) {
-		pthread_mutex_lock(&lc->vm->event_lock);
-		virtio_balloon_request_pages(lc->vm->balloon, pages);
-		pthread_mutex_unlock(&lc->vm->event_lock);
+		/* A host input like any other: recorded, and replayable. */
+		uint8_t b[4] = { (uint8_t)pages, (uint8_t)(pages >> 8), (uint8_t)(pages >> 16),
+		                 (uint8_t)(pages >> 24) };
+		vm_host_input(lc->vm, "balloon", b, sizeof(b));
 	}
 	pthread_mutex_unlock(&lc->lock);
 	return e;
@@ -232,9 +233,11 @@ int lc_balloon_stats(struct guest_lifecycle *lc, struct balloon_stat *out, unsig
 	pthread_mutex_lock(&lc->lock);
 	int n = -ENODEV;
 	if (lc->vm && lc->vm->balloon) {
+		/* Ask for fresh numbers for next time (a recorded host input);
+		 * answer with the latest. */
+		uint8_t ask = 0;
+		vm_host_input(lc->vm, "balloon-stats", &ask, 1);
 		pthread_mutex_lock(&lc->vm->event_lock);
-		/* Ask for fresh numbers for next time; answer with the latest. */
-		virtio_balloon_request_stats(lc->vm->balloon);
 		n = virtio_balloon_get_stats(lc->vm->balloon, out, max);
 		pthread_mutex_unlock(&lc->vm->event_lock);
 	}

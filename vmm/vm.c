@@ -136,14 +136,38 @@ static ssize_t vm_block_pread(void *ctx, int fd, void *buf, size_t len, off_t of
 	return n;
 }
 
+/* A write or flush result as the recording holds it: a little-endian
+ * signed 64-bit count, or -errno. */
+static void announce_result(struct vm *vm, const char *device, int64_t r)
+{
+	if (!vm->have_sink || !vm->sink.host_input)
+		return;
+	uint8_t b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)((uint64_t)r >> (8 * i));
+	vm->sink.host_input(vm->sink.ctx, device, b, sizeof(b));
+}
+
 static ssize_t vm_block_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off)
 {
-	return pwrite(fd, buf, len, off);
+	struct vm *vm = ctx;
+	ssize_t n = vm->have_source && vm->source.block_write
+	                    ? vm->source.block_write(vm->source.ctx, buf, len, off)
+	                    : pwrite(fd, buf, len, off);
+	int e = errno;
+	announce_result(vm, "block-write", n < 0 ? -(int64_t)e : (int64_t)n);
+	errno = e;
+	return n;
 }
 
 static int vm_block_fdatasync(void *ctx, int fd)
 {
-	return fdatasync(fd) == 0 ? 0 : -errno;
+	struct vm *vm = ctx;
+	int r = vm->have_source && vm->source.block_sync ? vm->source.block_sync(vm->source.ctx)
+	                                                  : fdatasync(fd);
+	r = r == 0 ? 0 : -errno;
+	announce_result(vm, "block-sync", r);
+	return r;
 }
 
 /* How many virtio-mmio slots a config asks for. */

@@ -48,7 +48,8 @@ struct pollfd;
 struct vm_net {
 	struct vm *vm;
 	struct virtio_net dev;
-	int tap_fd;
+	char name[8];                 /* "net0", "net1"...: its name in recordings */
+	int tap_fd;                   /* -1 in replay */
 	char tap_name[16];
 	size_t held_len;              /* a frame read from the TAP the guest had no room for */
 	uint8_t held[NET_MAX_FRAME];
@@ -190,9 +191,12 @@ enum guest_error vm_add_virtio(struct vm *vm, struct virtio_device *dev, char *e
 enum guest_error vm_fail(char *err, size_t errlen, enum guest_error e, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* Host input for a device ("serial"), from any thread: taken under the event
- * lock, so it lands between two exits in a well-defined order, and announced
- * to the sink. Returns the bytes the device accepted. */
+/* Host input for a device, from any thread: taken under the event lock, so
+ * it lands between two exits in a well-defined order, and announced to the
+ * sink as a host event (even when refused). Devices: "serial", "console"
+ * (bytes), "net0".."netN" (one frame, all or nothing), "balloon" (le32: the
+ * pages the host asks for), "balloon-stats" (one byte: ask for fresh
+ * statistics). Returns the bytes the device accepted. */
 size_t vm_host_input(struct vm *vm, const char *device, const void *data, size_t len);
 /* Map a device on the bus and trap it in the hypervisor. DEVICE_MEMORY_OVERLAP
  * when the range collides with another device. */

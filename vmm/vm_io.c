@@ -64,6 +64,15 @@ static void device_has_room(void *ctx)
 static void balloon_discard(void *ctx, uint64_t gpa, uint64_t len)
 {
 	struct vm *vm = ctx;
+	if (vm->have_sink && vm->sink.host_output) {
+		/* What the host gave back is an output: gpa and length, LE. */
+		uint8_t b[16];
+		for (int i = 0; i < 8; i++) {
+			b[i] = (uint8_t)(gpa >> (8 * i));
+			b[8 + i] = (uint8_t)(len >> (8 * i));
+		}
+		vm->sink.host_output(vm->sink.ctx, "balloon", b, sizeof(b));
+	}
 	void *p = gm_span(&vm->mem, gpa, len);
 	/* MADV_REMOVE frees the memfd's pages (DONTNEED would only unmap a
 	 * shared mapping); the guest reads zeros if it touches them again. */
@@ -77,6 +86,11 @@ static void balloon_discard(void *ctx, uint64_t gpa, uint64_t len)
 static void net_send(void *ctx, const void *frame, size_t len)
 {
 	struct vm_net *n = ctx;
+	struct vm *vm = n->vm;
+	if (vm->have_sink && vm->sink.host_output)
+		vm->sink.host_output(vm->sink.ctx, n->name, frame, len);
+	if (n->tap_fd < 0)
+		return; /* replay: no TAP */
 	/* A TAP takes whole frames or nothing; a full host queue drops, as a wire would. */
 	ssize_t w = write(n->tap_fd, frame, len);
 	(void)w;
@@ -123,9 +137,12 @@ enum guest_error vm_io_add_devices(struct vm *vm, char *err, size_t errlen)
 		struct vm_net *n = calloc(1, sizeof(*n));
 		if (!n)
 			return vm_fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "out of memory");
+		snprintf(n->name, sizeof(n->name), "net%u", vm->nnets);
 		vm->nets[vm->nnets++] = n;
-		n->tap_fd = net_tap_open("vmmtap%d", true, n->tap_name, sizeof(n->tap_name));
-		if (n->tap_fd < 0)
+		/* Replay feeds recorded frames and checks sent ones: no TAP. */
+		n->tap_fd = vm->have_source ? -1
+		            : net_tap_open("vmmtap%d", true, n->tap_name, sizeof(n->tap_name));
+		if (n->tap_fd < 0 && !vm->have_source)
 			return vm_fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
 			               "net device %zu: cannot create a TAP interface: %s (needs "
 			               "CAP_NET_ADMIN and /dev/net/tun)", i, strerror(-n->tap_fd));
@@ -149,30 +166,53 @@ enum guest_error vm_io_add_devices(struct vm *vm, char *err, size_t errlen)
 
 /* ---- input ---- */
 
+/* Which net device a host-event name ("net0", "net1", ...) is, or NULL. */
+static struct vm_net *net_by_name(struct vm *vm, const char *device)
+{
+	for (unsigned i = 0; i < vm->nnets; i++)
+		if (strcmp(device, vm->nets[i]->name) == 0)
+			return vm->nets[i];
+	return NULL;
+}
+
+static uint32_t le32(const void *p)
+{
+	const uint8_t *b = p;
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
 size_t vm_host_input(struct vm *vm, const char *device, const void *data, size_t len)
 {
 	size_t taken = 0;
+	bool offered = true;
+	struct vm_net *n;
 	pthread_mutex_lock(&vm->event_lock);
-	if (strcmp(device, "serial") == 0 && vm->uart)
+	if (strcmp(device, "serial") == 0 && vm->uart) {
 		taken = uart8250_rx(vm->uart, data, len);
-	else if (strcmp(device, "console") == 0 && vm->console)
+	} else if (strcmp(device, "console") == 0 && vm->console) {
 		taken = virtio_console_host_input(vm->console, data, len);
-	if (taken && vm->have_sink && vm->sink.host_input)
-		vm->sink.host_input(vm->sink.ctx, device, data, taken);
+	} else if ((n = net_by_name(vm, device))) {
+		/* One whole frame: gone (delivered, or dropped for good) or held. */
+		taken = virtio_net_host_frame(&n->dev, data, len) == -EAGAIN ? 0 : len;
+	} else if (strcmp(device, "balloon") == 0 && vm->balloon && len == 4) {
+		virtio_balloon_request_pages(vm->balloon, le32(data));
+		taken = len;
+	} else if (strcmp(device, "balloon-stats") == 0 && vm->balloon && len == 1) {
+		taken = virtio_balloon_request_stats(vm->balloon) == 0 ? 1 : 0;
+	} else {
+		offered = false; /* no such device: nothing happened */
+	}
+	if (offered && vm->have_sink && vm->sink.host_event)
+		vm->sink.host_event(vm->sink.ctx, device, data, len, taken);
 	pthread_mutex_unlock(&vm->event_lock);
 	return taken;
 }
 
-/* One frame for net device i: true if it is gone (delivered or dropped),
+/* One frame for net device n: true if it is gone (delivered or dropped),
  * false if the guest had no buffer and it must be held. */
 static bool net_frame_in(struct vm *vm, struct vm_net *n, const void *frame, size_t len)
 {
-	pthread_mutex_lock(&vm->event_lock);
-	int r = virtio_net_host_frame(&n->dev, frame, len);
-	if (r == 0 && vm->have_sink && vm->sink.host_input)
-		vm->sink.host_input(vm->sink.ctx, "net", frame, len);
-	pthread_mutex_unlock(&vm->event_lock);
-	return r != -EAGAIN;
+	return vm_host_input(vm, n->name, frame, len) == len;
 }
 
 /* Read what fd has into buf[*n..cap) and deliver it; false at end of input. */
