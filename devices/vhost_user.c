@@ -120,6 +120,27 @@ static int send_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* ---- recording: every message, kick and end of session is an event ---- */
+
+void vhu_event_begin(struct vhu_server *s)
+{
+	if (s->have_sink && s->sink.exit_begin)
+		s->sink.exit_begin(s->sink.ctx, 0);
+}
+
+void vhu_event_end(struct vhu_server *s, const char *device, const void *data, uint64_t len,
+                   uint64_t taken)
+{
+	if (s->have_sink && s->sink.host_event)
+		s->sink.host_event(s->sink.ctx, device, data, len, taken);
+}
+
+static void rec_output(struct vhu_server *s, const char *device, const void *data, size_t len)
+{
+	if (s->have_sink && s->sink.host_output)
+		s->sink.host_output(s->sink.ctx, device, data, len);
+}
+
 static int reply(struct vhu_server *s, const struct vhu_msg *req, const void *payload,
                  uint32_t size)
 {
@@ -130,6 +151,10 @@ static int reply(struct vhu_server *s, const struct vhu_msg *req, const void *pa
 	memcpy(buf, hdr, sizeof(hdr));
 	if (size)
 		memcpy(buf + VHU_HDR_SIZE, payload, size);
+	/* What the front end is told is an output of the message's event. */
+	rec_output(s, "vhost-user", buf, VHU_HDR_SIZE + size);
+	if (s->replaying)
+		return 0; /* no front end: the checker heard it */
 	return send_all(s->conn_fd, buf, VHU_HDR_SIZE + size);
 }
 
@@ -322,6 +347,7 @@ static int set_mem_table(struct vhu_server *s, const struct vhu_msg *m, int *fds
 		munmap(base, total);
 		return refuse(s, "SET_MEM_TABLE: table refused by guest_mem");
 	}
+	gm.obs = s->obs; /* a recorder sees what the device reads and writes */
 	unmap_table(s);
 	s->map = base;
 	s->map_len = total;
@@ -378,6 +404,9 @@ static void cb_signal_used(struct virtio_device *d, unsigned q)
 {
 	struct vhu_server *s = d->frontend;
 	if (q < VIRTIO_MAX_QUEUES && s->vring[q].call_fd >= 0) {
+		/* A call is the device level's interrupt: "irq" q. */
+		if (s->have_sink && s->sink.irq)
+			s->sink.irq(s->sink.ctx, q, 1);
 		event_write(s->vring[q].call_fd);
 		s->calls++;
 	}
@@ -393,6 +422,7 @@ static void cb_signal_config(struct virtio_device *d)
 	/* No NEED_REPLY: the back end must not block on a front end that is
 	 * itself waiting for us. */
 	uint32_t hdr[3] = { VHU_SLAVE_CONFIG_CHANGE_MSG, VHU_VERSION, 0 };
+	rec_output(s, "vhost-user-slave", hdr, sizeof(hdr));
 	if (send_all(s->slave_fd, hdr, sizeof(hdr)) < 0)
 		s->config_dropped++;
 }
@@ -755,6 +785,60 @@ static int read_part(struct vhu_server *s, uint8_t *buf, size_t len, int *fds, u
 	return 1;
 }
 
+/* Handle one complete message and send any ack. Returns 1 to go on, 0 when
+ * the connection must close. */
+static int dispatch(struct vhu_server *s, struct vhu_msg *msg, int *fds, unsigned nfds)
+{
+	s->messages++;
+	int rc = handle(s, msg, fds, nfds);
+	if (rc == -EIO)
+		return 0;
+	bool want_ack = (msg->flags & VHU_FLAG_NEED_REPLY) && proto_acked(s, VHU_PROTOCOL_F_REPLY_ACK) &&
+	                !has_inherent_reply(msg->request);
+	if (rc < 0 && !want_ack)
+		return 0; /* the front end cannot learn of the failure: close */
+	if (want_ack && reply_u64(s, msg, rc < 0 ? 1 : 0) < 0)
+		return 0;
+	return 1;
+}
+
+static bool header_ok(struct vhu_server *s, const struct vhu_msg *msg)
+{
+	if ((msg->flags & VHU_VERSION_MASK) != VHU_VERSION || (msg->flags & VHU_FLAG_REPLY)) {
+		refuse(s, "header flags 0x%x: not a version-1 request", msg->flags);
+		return false;
+	}
+	if (msg->size > VHU_MAX_PAYLOAD) {
+		refuse(s, "request %u: payload of %u bytes is beyond any request", msg->request,
+		       msg->size);
+		return false;
+	}
+	return true;
+}
+
+/* A message as a recording holds it: the number of fds that came with it,
+ * then the header and payload as sent. */
+static void dispatch_recorded(struct vhu_server *s, struct vhu_msg *msg, int *fds,
+                              unsigned nfds, int *result)
+{
+	if (!s->have_sink) {
+		*result = dispatch(s, msg, fds, nfds);
+		return;
+	}
+	uint8_t *rec = malloc(1 + VHU_HDR_SIZE + msg->size);
+	vhu_event_begin(s);
+	*result = dispatch(s, msg, fds, nfds);
+	if (rec) {
+		uint32_t hdr[3] = { msg->request, msg->flags, msg->size };
+		rec[0] = (uint8_t)nfds;
+		memcpy(rec + 1, hdr, VHU_HDR_SIZE);
+		memcpy(rec + 1 + VHU_HDR_SIZE, msg->p.b, msg->size);
+		size_t n = 1 + VHU_HDR_SIZE + msg->size;
+		vhu_event_end(s, "vhost-user", rec, n, n);
+		free(rec);
+	}
+}
+
 /* Read and handle one message. Returns 1 to go on, 0 when the front end left
  * or the connection must close. */
 static int serve_one(struct vhu_server *s)
@@ -771,33 +855,71 @@ static int serve_one(struct vhu_server *s)
 	msg->request = hdr[0];
 	msg->flags = hdr[1];
 	msg->size = hdr[2];
-	if ((msg->flags & VHU_VERSION_MASK) != VHU_VERSION || (msg->flags & VHU_FLAG_REPLY)) {
-		refuse(s, "header flags 0x%x: not a version-1 request", msg->flags);
+	if (!header_ok(s, msg))
 		goto out;
-	}
-	if (msg->size > VHU_MAX_PAYLOAD) {
-		refuse(s, "request %u: payload of %u bytes is beyond any request", msg->request,
-		       msg->size);
-		goto out;
-	}
 	if (msg->size && read_part(s, msg->p.b, msg->size, fds, &nfds, false) <= 0)
 		goto out;
-	s->messages++;
-	rc = handle(s, msg, fds, nfds);
-	if (rc == -EIO)
-		goto out;
-	bool want_ack = (msg->flags & VHU_FLAG_NEED_REPLY) && proto_acked(s, VHU_PROTOCOL_F_REPLY_ACK) &&
-	                !has_inherent_reply(msg->request);
-	if (rc < 0 && !want_ack)
-		goto out; /* the front end cannot learn of the failure: close */
-	if (want_ack && reply_u64(s, msg, rc < 0 ? 1 : 0) < 0)
-		goto out;
-	result = 1;
+	dispatch_recorded(s, msg, fds, nfds, &result);
 out:
 	for (unsigned i = 0; i < nfds; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	return result;
+}
+
+int vhu_handle_message(struct vhu_server *s, const void *data, size_t len, int *fds,
+                       unsigned nfds)
+{
+	struct vhu_msg *msg = malloc(sizeof(*msg));
+	int result = 0;
+	if (!msg)
+		goto out;
+	uint32_t hdr[3];
+	if (len < VHU_HDR_SIZE || nfds > VHU_MAX_FDS)
+		goto out;
+	memcpy(hdr, data, VHU_HDR_SIZE);
+	msg->request = hdr[0];
+	msg->flags = hdr[1];
+	msg->size = hdr[2];
+	if (!header_ok(s, msg) || msg->size != len - VHU_HDR_SIZE)
+		goto out;
+	memcpy(msg->p.b, (const uint8_t *)data + VHU_HDR_SIZE, msg->size);
+	result = dispatch(s, msg, fds, nfds);
+out:
+	for (unsigned i = 0; i < nfds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(msg);
+	return result;
+}
+
+void vhu_kick(struct vhu_server *s, unsigned q)
+{
+	struct virtio_device *d = s->dev;
+	uint8_t b = (uint8_t)q;
+	vhu_event_begin(s);
+	s->kicks++;
+	if (q < d->ops->num_queues && s->vring[q].started && d->active && d->ops->queue_notify)
+		d->ops->queue_notify(d, q);
+	vhu_event_end(s, "kick", &b, 1, 1);
+}
+
+void vhu_end_session(struct vhu_server *s)
+{
+	uint8_t b = 0;
+	vhu_event_begin(s);
+	reset_session(s);
+	vhu_event_end(s, "disconnect", &b, 1, 1);
+}
+
+void vhu_set_sink(struct vhu_server *s, const struct ev_sink *sink)
+{
+	s->have_sink = sink != NULL;
+	if (sink)
+		s->sink = *sink;
+	s->obs = sink ? (struct gm_observer){ sink->ctx, sink->mem_read, sink->mem_write }
+	              : (struct gm_observer){ 0 };
+	s->mem.obs = s->obs;
 }
 
 /* ---- the loop ---- */
@@ -862,14 +984,13 @@ int vhu_serve(struct vhu_server *s, int conn_fd)
 			if (!s->vring[q].started || s->vring[q].kick_fd != pfd[i].fd)
 				continue;
 			drain(pfd[i].fd);
-			s->kicks++;
-			if (d->active && d->ops->queue_notify)
-				d->ops->queue_notify(d, q);
+			vhu_kick(s, q);
 		}
 		if (polling && d->active && d->ops->queue_notify) {
+			/* A polled ring's look is a kick of its own (recordings too). */
 			for (unsigned q = 0; q < nq; q++)
 				if (s->vring[q].started && s->vring[q].kick_fd < 0)
-					d->ops->queue_notify(d, q);
+					vhu_kick(s, q);
 		}
 		for (unsigned i = 2; i < n; i++) {
 			if (pfd[i].revents && who[i] >= 100) {
@@ -883,7 +1004,7 @@ int vhu_serve(struct vhu_server *s, int conn_fd)
 	}
 	if (s->stopping)
 		result = 1;
-	reset_session(s);
+	vhu_end_session(s);
 	close_fd(&s->conn_fd);
 	return result;
 }

@@ -48,6 +48,7 @@
 #include <stdint.h>
 
 #include "devices/virtio.h"
+#include "vmm/events.h"
 #include "vmm/guest_mem.h"
 
 /* Requests (front end -> back end). */
@@ -160,6 +161,13 @@ struct vhu_server {
 
 	int body_timeout_ms;           /* VHU_BODY_TIMEOUT_MS unless a test shortens it */
 
+	/* Device-level recording (vhu_set_sink) and replay (`replaying`: no
+	 * front end; replies go only to the sink). */
+	struct ev_sink sink;
+	bool have_sink;
+	struct gm_observer obs;        /* installed on every memory table */
+	bool replaying;
+
 	/* Counters and the last refusal, for logs and tests. */
 	unsigned long long messages, refused, connections, kicks, calls, config_dropped;
 	char last_error[160];
@@ -182,6 +190,29 @@ int vhu_run(struct vhu_server *s, bool once);
 void vhu_stop(struct vhu_server *s);
 /* Close everything (the socket path is left for the caller to unlink). */
 void vhu_destroy(struct vhu_server *s);
+
+/* ---- device-level record and replay (traces/README.md, "Device level") ----
+ * With a sink, each message is an event of its own (a host event "vhost-user"
+ * whose bytes are the count of fds that came with it, then the header and
+ * payload), each kick one ("kick", the ring index), and the end of a session
+ * one ("disconnect"); replies are outputs ("vhost-user"), calls are irq q,
+ * config-change notifications outputs ("vhost-user-slave"), and guest memory
+ * the device reads and writes goes to the sink's observer. A device's host
+ * side announces its own host events between vhu_event_begin and
+ * vhu_event_end. A replayer feeds the same events back through
+ * vhu_handle_message, vhu_kick and vhu_end_session. */
+void vhu_set_sink(struct vhu_server *s, const struct ev_sink *sink);
+void vhu_event_begin(struct vhu_server *s);
+void vhu_event_end(struct vhu_server *s, const char *device, const void *data, uint64_t len,
+                   uint64_t taken);
+/* One message (header and payload, no fd count) with its fds (owned: closed
+ * here). Returns 1 to go on, 0 where a connection would have been closed. */
+int vhu_handle_message(struct vhu_server *s, const void *data, size_t len, int *fds,
+                       unsigned nfds);
+/* The driver kicked ring q (or a polled ring is looked at). */
+void vhu_kick(struct vhu_server *s, unsigned q);
+/* The front end went away: reset the device and forget the session. */
+void vhu_end_session(struct vhu_server *s);
 
 /* Poll fd for events while connected; returns a watch id or -ENOSPC. */
 int vhu_add_watch(struct vhu_server *s, int fd, short events, vhu_watch_fn fn, void *ctx);
