@@ -26,6 +26,7 @@
 #include "devices/net_tap.h"
 #include "devices/rng.h"
 #include "devices/vhost_user.h"
+#include "traces/trace.h"
 #include "vmm/log.h"
 
 /* Exit statuses, as --help documents them. */
@@ -37,6 +38,7 @@ static const char usage[] =
 	"       vmm_device --socket PATH --device console\n"
 	"       vmm_device --socket PATH --device net --tap NAME\n"
 	"       vmm_device --socket PATH --device balloon [--balloon-pages N]\n"
+	"       vmm_device ... --record FILE.db\n"
 	"       vmm_device --help\n"
 	"\n"
 	"Serve one virtio device to a vhost-user front end (QEMU, user-mode Linux with\n"
@@ -67,6 +69,10 @@ static const char usage[] =
 	"  --tap NAME      net: the TAP interface\n"
 	"  --balloon-pages N  balloon: ask the guest for N 4-KiB pages from the start\n"
 	"  --once          exit after the first front end disconnects\n"
+	"  --record FILE.db  record a device-level trace (traces/README.md): every\n"
+	"                  vhost-user message, kick and host input, the guest memory\n"
+	"                  the device read, and what it answered, wrote and sent;\n"
+	"                  `trace replay FILE.db` replays it with no front end\n"
 	"  -v, --verbose   say more (repeat for debug)\n"
 	"  -h, --help      this text\n"
 	"\n"
@@ -75,6 +81,30 @@ static const char usage[] =
 	"(cannot open the image or listen on the socket); 2 bad command line.\n";
 
 static struct vhu_server server;
+static struct trace_writer *recorder;
+
+/* Bytes for the host (console output, frames to the TAP, memory given
+ * back): an output of the event being handled. */
+static void announce_output(const char *device, const void *data, size_t len)
+{
+	if (server.have_sink && server.sink.host_output)
+		server.sink.host_output(server.sink.ctx, device, data, len);
+}
+
+/* A host input taken while an event is handled (entropy, block data). */
+static void announce_input(const char *device, const void *data, size_t len)
+{
+	if (server.have_sink && server.sink.host_input)
+		server.sink.host_input(server.sink.ctx, device, data, len);
+}
+
+static void announce_result(const char *device, int64_t r)
+{
+	uint8_t b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)((uint64_t)r >> (8 * i));
+	announce_input(device, b, sizeof(b));
+}
 
 static void on_signal(int sig)
 {
@@ -94,7 +124,33 @@ static int entropy(void *ctx, void *buf, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
+	announce_input("rng", buf, (size_t)(p - (uint8_t *)buf));
 	return 0;
+}
+
+/* Block file I/O, announced so a recording holds every completion. */
+static ssize_t rec_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
+{
+	ssize_t n = pread(fd, buf, len, off);
+	if (n > 0)
+		announce_input("block", buf, (size_t)n);
+	return n;
+}
+
+static ssize_t rec_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off)
+{
+	ssize_t n = pwrite(fd, buf, len, off);
+	int e = errno;
+	announce_result("block-write", n < 0 ? -(int64_t)e : (int64_t)n);
+	errno = e;
+	return n;
+}
+
+static int rec_fdatasync(void *ctx, int fd)
+{
+	int r = fdatasync(fd) == 0 ? 0 : -errno;
+	announce_result("block-sync", r);
+	return r;
 }
 
 /* ---- host sides of the streaming devices ----
@@ -124,13 +180,20 @@ static void write_all(int fd, const void *buf, size_t len)
 	}
 }
 
-static void con_write(void *ctx, const void *buf, size_t len) { write_all(STDOUT_FILENO, buf, len); }
+static void con_write(void *ctx, const void *buf, size_t len)
+{
+	announce_output("console", buf, len);
+	write_all(STDOUT_FILENO, buf, len);
+}
 
-/* Push what is pending; true when all of it reached the guest. */
+/* Push what is pending; true when all of it reached the guest. Each offer
+ * is a host event of its own, taken or not. */
 static bool con_flush(void)
 {
 	while (pending_off < pending_len) {
+		vhu_event_begin(&server);
 		size_t n = virtio_console_host_input(&con, pending + pending_off, pending_len - pending_off);
+		vhu_event_end(&server, "console", pending + pending_off, pending_len - pending_off, n);
 		if (n == 0)
 			return false;
 		pending_off += n;
@@ -139,7 +202,28 @@ static bool con_flush(void)
 	return true;
 }
 
-static void con_rx_space(void *ctx)
+/* The driver added receive buffers (called while a kick is handled). Held
+ * input is offered again from the loop, as an event of its own, not inside
+ * the kick: host input arrives between events. */
+static int defer_pipe[2] = { -1, -1 };
+static void (*deferred)(void);
+
+static void rx_space(void *ctx)
+{
+	ssize_t n = write(defer_pipe[1], "x", 1);
+	(void)n;
+}
+
+static void run_deferred(void *ctx, int fd, short revents)
+{
+	char b[64];
+	while (read(fd, b, sizeof(b)) > 0)
+		;
+	if (deferred)
+		deferred();
+}
+
+static void con_retry(void)
 {
 	if (con_flush() && !in_eof)
 		vhu_watch_enable(&server, in_watch, true);
@@ -161,20 +245,27 @@ static void con_input(void *ctx, int fd, short revents)
 		vhu_watch_enable(&server, in_watch, false);
 }
 
-static void net_send(void *ctx, const void *frame, size_t len) { write_all(in_fd, frame, len); }
+static void net_send(void *ctx, const void *frame, size_t len)
+{
+	announce_output("net", frame, len);
+	write_all(in_fd, frame, len);
+}
 
 /* Deliver the pending frame; true unless it must wait for buffers. */
 static bool net_flush(void)
 {
 	if (!pending_len)
 		return true;
-	if (virtio_net_host_frame(&net, pending, pending_len) == -EAGAIN)
+	vhu_event_begin(&server);
+	int r = virtio_net_host_frame(&net, pending, pending_len);
+	vhu_event_end(&server, "net", pending, pending_len, r == -EAGAIN ? 0 : pending_len);
+	if (r == -EAGAIN)
 		return false;
 	pending_len = 0; /* delivered, or dropped for a reason waiting cannot fix */
 	return true;
 }
 
-static void net_rx_space(void *ctx)
+static void net_retry(void)
 {
 	if (net_flush())
 		vhu_watch_enable(&server, in_watch, true);
@@ -197,6 +288,12 @@ static void net_input(void *ctx, int fd, short revents)
 /* The guest gave these pages up: free the host memory behind them. */
 static void balloon_discard(void *ctx, uint64_t gpa, uint64_t len)
 {
+	uint8_t b[16];
+	for (int i = 0; i < 8; i++) {
+		b[i] = (uint8_t)(gpa >> (8 * i));
+		b[8 + i] = (uint8_t)(len >> (8 * i));
+	}
+	announce_output("balloon", b, sizeof(b));
 	void *p = gm_span(&server.mem, gpa, len);
 	if (p && madvise(p, len, MADV_REMOVE) == 0)
 		discarded_bytes += len;
@@ -212,7 +309,7 @@ static int usage_error(const char *fmt, const char *arg)
 
 int main(int argc, char **argv)
 {
-	enum { O_SOCKET = 256, O_DEVICE, O_IMAGE, O_MODE, O_ID, O_ONCE, O_TAP, O_PAGES };
+	enum { O_SOCKET = 256, O_DEVICE, O_IMAGE, O_MODE, O_ID, O_ONCE, O_TAP, O_PAGES, O_RECORD };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "device", required_argument, NULL, O_DEVICE },
@@ -222,11 +319,13 @@ int main(int argc, char **argv)
 		{ "once", no_argument, NULL, O_ONCE },
 		{ "tap", required_argument, NULL, O_TAP },
 		{ "balloon-pages", required_argument, NULL, O_PAGES },
+		{ "record", required_argument, NULL, O_RECORD },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = NULL, *device = NULL, *image = NULL, *mode_s = NULL, *id = NULL;
+	const char *record = NULL;
 	const char *tap = NULL, *pages_s = NULL;
 	bool once = false;
 	int verbose = 0, c;
@@ -242,6 +341,7 @@ int main(int argc, char **argv)
 		case O_ONCE: once = true; break;
 		case O_TAP: tap = optarg; break;
 		case O_PAGES: pages_s = optarg; break;
+		case O_RECORD: record = optarg; break;
 		case 'v': verbose++; break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;
 		case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
@@ -305,7 +405,8 @@ int main(int argc, char **argv)
 			const char *slash = strrchr(image, '/');
 			id = slash ? slash + 1 : image;
 		}
-		int r = virtio_block_init(&blk, img_fd, mode, id, NULL);
+		static const struct block_io rec_io = { NULL, rec_pread, rec_pwrite, rec_fdatasync };
+		int r = virtio_block_init(&blk, img_fd, mode, id, record ? &rec_io : NULL);
 		if (r < 0) {
 			fprintf(stderr, "vmm_device: image '%s': %s\n", image,
 			        r == -EINVAL ? "not a regular file or block device" : strerror(-r));
@@ -314,7 +415,8 @@ int main(int argc, char **argv)
 		}
 		dev = &blk.dev;
 	} else if (is_con) {
-		struct console_host h = { NULL, con_write, con_rx_space };
+		struct console_host h = { NULL, con_write, rx_space };
+		deferred = con_retry;
 		virtio_console_init(&con, &h);
 		dev = &con.dev;
 		in_fd = STDIN_FILENO;
@@ -326,7 +428,8 @@ int main(int argc, char **argv)
 			return EXIT_RUNTIME;
 		}
 		static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
-		struct net_host h = { NULL, net_send, net_rx_space };
+		struct net_host h = { NULL, net_send, rx_space };
+		deferred = net_retry;
 		virtio_net_init(&net, mac, &h);
 		dev = &net.dev;
 	} else if (is_balloon) {
@@ -342,11 +445,43 @@ int main(int argc, char **argv)
 	int r = vhu_init(&server, dev);
 	if (r == 0)
 		r = vhu_listen(&server, sock);
+	if (r == 0 && (is_con || is_net) && pipe2(defer_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		r = -errno;
 	if (r < 0) {
 		fprintf(stderr, "vmm_device: cannot listen on '%s': %s\n", sock,
 		        r == -EEXIST ? "a file that is not a socket is in the way" : strerror(-r));
 		return EXIT_RUNTIME;
 	}
+	if (record) {
+		char err[320], cfg[512];
+		int n = snprintf(cfg, sizeof(cfg), "device=%s\n", device);
+		if (is_block) {
+			struct stat st;
+			uint64_t bytes = fstat(img_fd, &st) == 0 ? (S_ISBLK(st.st_mode)
+			                 ? (uint64_t)lseek(img_fd, 0, SEEK_END) : (uint64_t)st.st_size) : 0;
+			snprintf(cfg + n, sizeof(cfg) - (size_t)n,
+			         "block_mode=%s\nblock_id=%s\nblock_bytes=%llu\n",
+			         mode == BLOCK_DEV_READ_WRITE ? "rw"
+			         : mode == BLOCK_DEV_READ_ONLY ? "ro" : "volatile",
+			         id, (unsigned long long)bytes);
+		} else if (is_balloon) {
+			snprintf(cfg + n, sizeof(cfg) - (size_t)n, "balloon_pages=%lu\n", pages);
+		}
+		recorder = trace_writer_open(record, err, sizeof(err));
+		if (!recorder || trace_writer_set_meta(recorder, "config", cfg) < 0 ||
+		    trace_writer_set_meta(recorder, "level", "device") < 0 ||
+		    trace_writer_set_meta(recorder, "backend", "vhost-user") < 0 ||
+		    trace_writer_set_meta(recorder, "vmm_version", "vmm_device 0.1.0") < 0) {
+			fprintf(stderr, "vmm_device: --record %s: %s\n", record,
+			        recorder ? "cannot write meta" : err);
+			return EXIT_RUNTIME;
+		}
+		static struct ev_sink sink;
+		sink = trace_recorder_sink(recorder);
+		vhu_set_sink(&server, &sink);
+	}
+	if (defer_pipe[0] >= 0)
+		vhu_add_watch(&server, defer_pipe[0], POLLIN, run_deferred, NULL);
 	if (is_con)
 		in_watch = vhu_add_watch(&server, STDIN_FILENO, POLLIN, con_input, NULL);
 	if (is_net)
@@ -369,6 +504,13 @@ int main(int argc, char **argv)
 	}
 	vhu_destroy(&server);
 	unlink(sock);
+	if (recorder) {
+		char err[320];
+		if (trace_writer_close(recorder, err, sizeof(err)) < 0) {
+			fprintf(stderr, "vmm_device: writing %s: %s\n", record, err);
+			status = EXIT_RUNTIME;
+		}
+	}
 	if (is_balloon)
 		log_info("balloon: %llu pages inflated, %llu deflated, actual %u, %llu bytes returned to the host",
 		         (unsigned long long)balloon.inflated_pages,
