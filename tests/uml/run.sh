@@ -58,15 +58,20 @@ done
 # ---- host side: images and device processes ----
 
 PATTERN="vmm-uml-$$-$RANDOM$RANDOM"
+[ -n "${RECORD_DIR:-}" ] && PATTERN=vmm-uml-recorded # recordings: the same bytes each time
 truncate -s 96M "$W/rw.img"
 head -c $((4 << 20)) /dev/urandom > "$W/vol.img"
 head -c $((1 << 20)) /dev/urandom > "$W/ro.img"
 vol_sum=$(sha256sum < "$W/vol.img")
 ro_sum=$(sha256sum < "$W/ro.img")
 
+# RECORD_DIR=DIR: each device process records a device-level trace DIR/NAME.db
+# (vmm_device --record; traces/record.sh uses this for traces/bundled/), and
+# the guest skips its throughput figures (uml_light=1) to keep them small.
+rec() { [ -n "${RECORD_DIR:-}" ] && echo "--record $RECORD_DIR/$1.db"; }
 start_dev() { # name args...
 	local name=$1; shift
-	"$DEV" --socket "$W/$name.sock" --once "$@" 2> "$W/$name.log" &
+	"$DEV" --socket "$W/$name.sock" --once $(rec "$name") "$@" 2> "$W/$name.log" &
 	pids+=($!)
 	eval "pid_$name=$!"
 }
@@ -79,7 +84,7 @@ start_dev rng --device rng
 # guest opens /dev/hvc0 would sit in the port until the next interrupt).
 mkfifo "$W/con.in"
 exec 5<> "$W/con.in"
-"$DEV" --socket "$W/con.sock" --once --device console -v < "$W/con.in" > "$W/con.out" 2> "$W/con.log" &
+"$DEV" --socket "$W/con.sock" --once $(rec con) --device console -v < "$W/con.in" > "$W/con.out" 2> "$W/con.log" &
 pids+=($!); pid_con=$!
 (
 	for _ in $(seq 1500); do
@@ -99,8 +104,8 @@ if unshare -n true 2>/dev/null && [ -c /dev/net/tun ] && command -v ip > /dev/nu
 		ip link set umltap0 up && ip link set lo up || exit 1
 		# One TCP connection: answer the line with "<line>-tcp".
 		( exec busybox nc -l -p 7777 -e sh -c "read l; echo \"\$l-tcp\"" ) &
-		exec "$0" --socket "$1" --once --device net --tap umltap0 -v' \
-		"$DEV" "$W/net.sock" 2> "$W/net.log" &
+		exec "$0" --socket "$1" --once $2 --device net --tap umltap0 -v' \
+		"$DEV" "$W/net.sock" "$(rec net)" 2> "$W/net.log" &
 	pids+=($!); pid_net=$!
 	devs="$devs net"
 else
@@ -116,7 +121,7 @@ done
 t0=$(date +%s.%N)
 # con0 on our stdio and no other consoles: the checks' lines reach the log.
 timeout -k 5 "$BOOT_TIMEOUT" "$UML" mem=128M initrd="$INITRD" con=null con0=fd:0,fd:1 \
-	quiet loglevel=3 \
+	quiet loglevel=3 ${RECORD_DIR:+uml_light=1} \
 	virtio_uml.device="$W/rw.sock:2" virtio_uml.device="$W/vol.sock:2" \
 	virtio_uml.device="$W/ro.sock:2" virtio_uml.device="$W/rng.sock:4" \
 	virtio_uml.device="$W/con.sock:3" virtio_uml.device="$W/balloon.sock:5" \
