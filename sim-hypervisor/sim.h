@@ -76,10 +76,14 @@ void sim_config_init(struct sim_config *c, const struct script *s);
 struct ev_sink sim_checker_sink(struct sim_config *c);
 
 /* The source to install in the vmm (lc_options.source) when replaying a
- * recording with host inputs: entropy and block reads come from its `in`
- * records, memory reads from its `memr` records (written into guest memory
+ * recording with host inputs: entropy, block reads and block write and
+ * flush results come from its `in` records, memory reads from its `memr` records (written into guest memory
  * before each exit is handed out), and Create loads no kernel. */
 struct ev_source sim_source(struct sim_config *c);
+
+/* Forget every mapped region (a device-level replay whose front end sent a
+ * new memory table maps the new one with hv_sim_ops.map_memory). */
+void sim_unmap_all(struct hv_guest *g);
 
 /* The divergence report, or NULL while replay agrees with the script. */
 const char *sim_divergence(struct hv_guest *g);

@@ -244,8 +244,11 @@ static void test_wrong_schema(void **state)
 static void test_wrong_version(void **state)
 {
 	char p[128];
-	mutated("v2.db", "UPDATE meta SET value='2' WHERE key='format_version'", p, sizeof(p));
-	expect_refused(p, "unsupported trace format version 2");
+	mutated("v3.db", "UPDATE meta SET value='3' WHERE key='format_version'", p, sizeof(p));
+	expect_refused(p, "unsupported trace format version 3");
+	/* Version 1 had no block write results and no refused host input. */
+	mutated("v1.db", "UPDATE meta SET value='1' WHERE key='format_version'", p, sizeof(p));
+	expect_refused(p, "unsupported trace format version 1");
 	mutated("vx.db", "UPDATE meta SET value='one' WHERE key='format_version'", p, sizeof(p));
 	expect_refused(p, "format_version is not a number");
 	mutated("v0.db", "DELETE FROM meta WHERE key='format_version'", p, sizeof(p));

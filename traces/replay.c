@@ -1,5 +1,6 @@
 /* traces/replay.c - config meta, recording meta, whole-run replay; see replay.h. */
 #include "replay.h"
+#include "replay_device.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,13 +42,11 @@ char *trace_config_encode(const struct guest_config *c, char *err, size_t errlen
 {
 	/* Devices a replay cannot rebuild yet are refused rather than recorded
 	 * into a trace that would replay as a different machine. */
-	if ((c->has_virtio_console && c->virtio_console) || c->n_net_devices ||
-	    (c->has_default_net && c->default_net) || (c->has_virtio_vsock && c->virtio_vsock) ||
-	    (c->has_virtio_balloon && c->virtio_balloon) || (c->has_virtio_gpu && c->virtio_gpu) ||
+	if ((c->has_virtio_vsock && c->virtio_vsock) || (c->has_virtio_gpu && c->virtio_gpu) ||
 	    (c->has_virtio_sound && c->virtio_sound)) {
 		errf(err, errlen, -ENOTSUP,
-		     "recording supports serial, i8042, virtio-rng and virtio-blk so far; "
-		     "this config has another device");
+		     "recording supports serial, i8042, virtio-rng, -blk, -console, -balloon and "
+		     "-net so far; this config has vsock, gpu or sound");
 		return NULL;
 	}
 	char *cmd = gc_full_cmdline(c);
@@ -58,7 +57,9 @@ char *trace_config_encode(const struct guest_config *c, char *err, size_t errlen
 	for (char *p = cmd; *p; p++)
 		if (*p == '\n')
 			*p = ' '; /* gc_validate refuses these anyway; one line per key */
-	size_t cap = strlen(cmd) + 256 + c->n_block_devices * (GC_MAX_BLOCK_DEVICE_ID + 48);
+	size_t nnet = c->n_net_devices + (c->has_default_net && c->default_net);
+	size_t cap = strlen(cmd) + 256 + c->n_block_devices * (GC_MAX_BLOCK_DEVICE_ID + 48) +
+	             nnet * 24;
 	char *t = malloc(cap);
 	if (!t) {
 		free(cmd);
@@ -70,6 +71,20 @@ char *trace_config_encode(const struct guest_config *c, char *err, size_t errlen
 	                 c->has_kernel_type && c->kernel_type == KERNEL_ZIRCON ? "zircon" : "linux",
 	                 cmd, c->has_virtio_rng && c->virtio_rng);
 	free(cmd);
+	/* Only what exists is written: a trace without these replays as before. */
+	if (c->has_virtio_console && c->virtio_console && n > 0 && (size_t)n < cap)
+		n += snprintf(t + n, cap - (size_t)n, "console=1\n");
+	if (c->has_virtio_balloon && c->virtio_balloon && n > 0 && (size_t)n < cap)
+		n += snprintf(t + n, cap - (size_t)n, "balloon=1\n");
+	/* Net devices in slot order (NetSpecs, then the default network, as
+	 * vm_io.c adds them), each by its MAC. */
+	for (size_t i = 0; i < nnet && n > 0 && (size_t)n < cap; i++) {
+		uint8_t mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, (uint8_t)(i + 1) };
+		if (i < c->n_net_devices)
+			memcpy(mac, c->net_devices[i].mac, 6);
+		n += snprintf(t + n, cap - (size_t)n, "net=%02x:%02x:%02x:%02x:%02x:%02x\n", mac[0],
+		              mac[1], mac[2], mac[3], mac[4], mac[5]);
+	}
 	for (size_t i = 0; i < c->n_block_devices && n > 0 && (size_t)n < cap; i++) {
 		const struct block_spec *b = &c->block_devices[i];
 		struct stat st;
@@ -138,6 +153,27 @@ static int decode_block(struct guest_config *c, char *v, char *err, size_t errle
 	return 0;
 }
 
+static int decode_net(struct guest_config *c, const char *v, char *err, size_t errlen)
+{
+	unsigned m[6];
+	char tail;
+	if (sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5],
+	           &tail) != 6 || strlen(v) != 17)
+		return errf(err, errlen, -EINVAL, "config: net=%.40s is not a MAC address", v);
+	if (c->n_net_devices >= GC_MAX_NET_DEVICES)
+		return errf(err, errlen, -EINVAL, "config: more than %d net devices", GC_MAX_NET_DEVICES);
+	struct net_spec *nn = realloc(c->net_devices, (c->n_net_devices + 1) * sizeof(*nn));
+	if (!nn)
+		return errf(err, errlen, -ENOMEM, "out of memory");
+	c->net_devices = nn;
+	struct net_spec *ns = &c->net_devices[c->n_net_devices++];
+	memset(ns, 0, sizeof(*ns));
+	for (int i = 0; i < 6; i++)
+		ns->mac[i] = (uint8_t)m[i];
+	c->has_net_devices = true;
+	return 0;
+}
+
 int trace_config_decode(const char *text, struct guest_config *c, char *err, size_t errlen)
 {
 	gc_init(c);
@@ -186,6 +222,16 @@ int trace_config_decode(const char *text, struct guest_config *c, char *err, siz
 			c->virtio_rng = v[0] == '1';
 		} else if (strcmp(line, "block") == 0) {
 			rc = decode_block(c, v, err, errlen);
+		} else if (strcmp(line, "console") == 0 || strcmp(line, "balloon") == 0) {
+			bool con = line[0] == 'c';
+			if (strcmp(v, "0") && strcmp(v, "1"))
+				rc = errf(err, errlen, -EINVAL, "config: bad %s '%s'", line, v);
+			if (con)
+				c->has_virtio_console = c->virtio_console = v[0] == '1';
+			else
+				c->has_virtio_balloon = c->virtio_balloon = v[0] == '1';
+		} else if (strcmp(line, "net") == 0) {
+			rc = decode_net(c, v, err, errlen);
 		} else {
 			rc = errf(err, errlen, -ENOTSUP,
 			          "config: unknown key '%.40s' (a trace from a newer vmm?)", line);
@@ -326,6 +372,8 @@ static double ms_since(const struct timespec *t0)
 int trace_replay_script(const struct script *s, const char *config, const struct replay_opts *o,
                         struct replay_result *res, char *err, size_t errlen)
 {
+	if (trace_config_is_device(config))
+		return trace_replay_device(s, config, res, err, errlen);
 	memset(res, 0, sizeof(*res));
 	res->records = s->n;
 	struct guest_config cfg;

@@ -11,6 +11,9 @@
  * Config text, one `key=value` per line (unknown keys are refused):
  *   cpus=N  memory=BYTES  kernel_type=linux|zircon  cmdline=TEXT  rng=0|1
  *   block=ID,rw|ro|volatile,BYTES      (one line per disk, in slot order)
+ *   console=0|1  balloon=0|1  net=MAC  (one net line per device, in slot order)
+ * Device-level traces (vmm-device --record) carry `device=...` instead; see
+ * traces/replay_device.h.
  */
 #ifndef TRACES_REPLAY_H
 #define TRACES_REPLAY_H

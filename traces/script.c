@@ -311,8 +311,20 @@ static int parse_line(struct parser *p, char *line, struct script *s, size_t *ca
 		r = parse_out(p, t, nt, e, SCRIPT_OUT);
 	else if (strcmp(t[0], "in") == 0)
 		r = parse_out(p, t, nt, e, SCRIPT_IN);
-	else if (strcmp(t[0], "host") == 0)
-		r = parse_out(p, t, nt, e, SCRIPT_HOST);
+	else if (strcmp(t[0], "host") == 0) {
+		/* host <device> <bytes> [= <taken>]: taken defaults to all. */
+		bool with_taken = nt == 5 && strcmp(t[3], "=") == 0;
+		r = parse_out(p, t, with_taken ? 3 : nt, e, SCRIPT_HOST);
+		if (r == 0) {
+			e->read_value = e->len;
+			if (with_taken && (!parse_hex(t[4], &e->read_value) || e->read_value > e->len)) {
+				free(e->data);
+				e->data = NULL;
+				r = perr(p, -EINVAL, "bad taken count '%s' (hex, at most the bytes offered)",
+				         t[4]);
+			}
+		}
+	}
 	else if (strcmp(t[0], "memr") == 0)
 		r = parse_out(p, t, nt, e, SCRIPT_MEMR);
 	else if (strcmp(t[0], "memw") == 0)
@@ -486,6 +498,11 @@ int script_format_event(const struct script_event *e, char *buf, size_t len)
 			if (m < 0)
 				return m;
 			n += m;
+		}
+		if (e->type == SCRIPT_HOST && e->read_value != e->len) {
+			size_t used = (size_t)n < len ? (size_t)n : len;
+			int m = snprintf(buf + used, len - used, " = %" PRIx64, e->read_value);
+			n = m < 0 ? m : n + m;
 		}
 		return n;
 	}

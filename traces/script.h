@@ -13,7 +13,7 @@
  *   irq <gsi> <level>
  *   out <device> <bytes>
  *   memr <gpa> <bytes> | memw <gpa> <bytes> | in <device> <bytes>
- *   host <device> <bytes>
+ *   host <device> <bytes> [= <taken>]
  * Numbers in hex without 0x except vcpu, size, gsi and level (decimal).
  *
  * Ordering rule: an exit line comes first, then the irq and out lines its
@@ -49,8 +49,10 @@ enum script_event_type {
 	SCRIPT_MEMR = 4, /* guest memory a device read: written back before its exit */
 	SCRIPT_MEMW = 5, /* guest memory a device wrote: checked */
 	SCRIPT_IN = 6,   /* host input (entropy, block read): fed back by the source */
-	SCRIPT_HOST = 7, /* host input between exits (serial, console bytes): injected,
-	                  * an event like an exit; the records after it are its own */
+	SCRIPT_HOST = 7, /* a host event (input offered between exits: serial, console,
+	                  * net, balloon; at the device level vhost-user messages and
+	                  * kicks): injected, an event like an exit; the records after
+	                  * it are its own. read_value: bytes the device took */
 };
 
 struct script_event {
@@ -59,7 +61,7 @@ struct script_event {
 	/* SCRIPT_EXIT */
 	unsigned vcpu;
 	struct hv_exit exit;  /* key is 0: the replayer fills it from its traps */
-	uint64_t read_value;  /* the answer, for MEM_READ / IO_IN */
+	uint64_t read_value;  /* the answer, for MEM_READ / IO_IN; SCRIPT_HOST: bytes taken */
 	/* SCRIPT_IRQ */
 	uint32_t gsi;
 	int level;

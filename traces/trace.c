@@ -464,9 +464,9 @@ static void rec_output(void *ctx, const char *device, const void *data, uint64_t
 /* Input that arrived between exits: an event of its own, written at once
  * with what it caused (the vmm announces input after the device took it). */
 static void rec_host_event(struct trace_writer *w, const char *device, const void *data,
-                           uint64_t len)
+                           uint64_t len, uint64_t taken)
 {
-	if (w->err || !len || len > TRACE_MAX_RECORD)
+	if (w->err || !len || len > TRACE_MAX_RECORD || taken > len)
 		return;
 	w->seq++;
 	sqlite3_bind_int64(w->ins_event, 1, (sqlite3_int64)w->seq);
@@ -474,7 +474,7 @@ static void rec_host_event(struct trace_writer *w, const char *device, const voi
 	sqlite3_bind_int(w->ins_event, 3, TRACE_EVENT_HOST);
 	sqlite3_bind_int(w->ins_event, 4, 0);
 	sqlite3_bind_int(w->ins_event, 5, 0);
-	sqlite3_bind_int(w->ins_event, 6, 0);
+	sqlite3_bind_int64(w->ins_event, 6, (sqlite3_int64)taken);
 	step(w, w->ins_event, "writing a host event");
 	sqlite3_bind_int64(w->ins_out, 1, (sqlite3_int64)w->seq);
 	sqlite3_bind_int(w->ins_out, 2, TRACE_OUT_HOST_EVENT);
@@ -492,10 +492,22 @@ static void rec_input(void *ctx, const char *device, const void *data, uint64_t 
 	pthread_mutex_lock(&w->lock);
 	bool between = !w->in_exit;
 	if (between)
-		rec_host_event(w, device, data, len);
+		rec_host_event(w, device, data, len, len);
 	pthread_mutex_unlock(&w->lock);
 	if (!between)
 		hold_bytes(ctx, SCRIPT_IN, device, 0, data, len);
+}
+
+static void rec_event(void *ctx, const char *device, const void *data, uint64_t len,
+                      uint64_t taken)
+{
+	struct trace_writer *w = ctx;
+	if (!device || !data)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->in_exit = false;
+	rec_host_event(w, device, data, len, taken);
+	pthread_mutex_unlock(&w->lock);
 }
 
 static void rec_mem_read(void *ctx, uint64_t gpa, const void *data, uint64_t len)
@@ -513,6 +525,7 @@ struct ev_sink trace_recorder_sink(struct trace_writer *w)
 	struct ev_sink s = { .ctx = w, .exit_begin = rec_exit_begin, .exit_handled = rec_exit,
 	                     .irq = rec_irq,
 	                     .host_output = rec_output, .host_input = rec_input,
+	                     .host_event = rec_event,
 	                     .mem_read = rec_mem_read, .mem_write = rec_mem_write };
 	return s;
 }
@@ -584,7 +597,7 @@ int trace_write_script(const char *path, const struct script *s, const char *con
 			struct hv_exit hx = x->exit;
 			k.exit_handled(w, x->vcpu, &hx, x->read_value);
 		} else if (h) {
-			k.host_input(w, h->device, h->data, h->len);
+			k.host_event(w, h->device, h->data, h->len, h->read_value);
 		} else {
 			/* Records before the first exit: written as seq 0. */
 			pthread_mutex_lock(&w->lock);
@@ -880,7 +893,11 @@ static int load_output(struct reader *r, sqlite3_stmt *st, uint64_t seq)
 			return rerr(r, -EINVAL, "output %lld (event %" PRIu64 "): bad device name",
 			            (long long)id, seq);
 		snprintf(e->device, sizeof(e->device), "%s", dev);
-		return column_bytes(r, st, 6, value, "host event", seq, &e->data, &e->len);
+		int rc = column_bytes(r, st, 6, value, "host event", seq, &e->data, &e->len);
+		if (!rc && e->read_value > e->len)
+			rc = rerr(r, -EINVAL, "event %" PRIu64 ": the device took %" PRIu64 " of %zu bytes",
+			          seq, e->read_value, e->len);
+		return rc;
 	}
 	if (r->host_pending != SIZE_MAX)
 		return rerr(r, -EINVAL, "event %" PRIu64 ": a host event without its bytes", seq);
@@ -1006,9 +1023,9 @@ static int load_events(struct reader *r)
 		sqlite3_int64 size = sqlite3_column_int64(ev, 4);
 		uint64_t data = (uint64_t)sqlite3_column_int64(ev, 5);
 		if (kind == TRACE_EVENT_HOST) {
-			if (vcpu || addr || size || data) {
-				rc = rerr(r, -EINVAL, "event %" PRIu64 ": host event with vcpu, address, size "
-				          "or data set", seq);
+			if (vcpu || addr || size || data > TRACE_MAX_RECORD) {
+				rc = rerr(r, -EINVAL, "event %" PRIu64 ": host event with vcpu, address or size "
+				          "set, or an absurd byte count", seq);
 				break;
 			}
 			struct script_event *e = add_event(r);
@@ -1019,6 +1036,7 @@ static int load_events(struct reader *r)
 			}
 			e->type = SCRIPT_HOST;
 			e->line = (unsigned)seq;
+			e->read_value = data; /* checked against the bytes when they come */
 			r->host_pending = r->s.n - 1;
 			continue;
 		}
@@ -1181,6 +1199,8 @@ void script_digest(const struct script *s, uint8_t out[32])
 		default:
 			sha256_update(&c, e->device, strlen(e->device) + 1);
 			hash_u64(&c, e->gpa);
+			if (e->type == SCRIPT_HOST)
+				hash_u64(&c, e->read_value);
 			if (e->type != SCRIPT_OUT)
 				hash_u64(&c, e->len);
 			sha256_update(&c, e->data, e->len);

@@ -27,7 +27,7 @@
 #include "traces/script.h"
 #include "vmm/events.h"
 
-#define TRACE_FORMAT_VERSION 1
+#define TRACE_FORMAT_VERSION 2
 /* Limits the reader enforces (a trace beyond them is refused as absurd). */
 #define TRACE_MAX_EXITS (1u << 22)
 #define TRACE_MAX_SCRIPT_EVENTS (1u << 24)
@@ -45,9 +45,10 @@ enum trace_out_kind {
 	TRACE_OUT_HOST_EVENT = 5, /* device, data: the input of a host event (below) */
 };
 
-/* events.kind of a host input that arrived between exits (serial or console
- * bytes): not an hv_exit_kind. Its bytes are its first outputs row (kind
- * TRACE_OUT_HOST_EVENT); the rows after are what it caused. */
+/* events.kind of a host event (input offered between exits; at the device
+ * level every vhost-user message and kick): not an hv_exit_kind. events.data
+ * is how many of its bytes the device took; the bytes offered are its first
+ * outputs row (kind TRACE_OUT_HOST_EVENT); the rows after are what it caused. */
 #define TRACE_EVENT_HOST 16
 
 /* ---- recording ---- */
