@@ -1,13 +1,13 @@
 #!/bin/bash
 # fuzz/run.sh HARNESS SECONDS - one AFL++ campaign on build-afl/fuzz/HARNESS
 # (built by `make fuzz`), seeded from fuzz/corpus/HARNESS, output in
-# build/fuzz/HARNESS (a later run resumes it). AFL's status screen on a
+# build/fuzz/afl-HARNESS/ (a later run resumes it). AFL's status screen on a
 # terminal, plain progress lines otherwise. Ends with one summary line.
 set -euo pipefail
 h=$1
 secs=$2
 bin=build-afl/fuzz/$h
-out=build/fuzz/$h
+out=build/fuzz/afl-$h
 mkdir -p "$out"
 in=fuzz/corpus/$h
 [ -d "$in" ] || { echo "fuzz: no seed corpus $in" >&2; exit 2; }
