@@ -108,7 +108,9 @@ void glue_free(struct mg_glue *g)
 
 struct mg_vmm glue_vmm(int max_vcpus)
 {
-	return (struct mg_vmm){ .max_vcpus = max_vcpus };
+	/* vmm/vm.c builds virtio-console, -balloon, -net and -vsock devices. */
+	return (struct mg_vmm){ .max_vcpus = max_vcpus, .has_console = true, .has_net = true,
+	                        .has_vsock = true, .has_balloon = true };
 }
 
 void glue_err_field(const char *err, char *field, size_t len)

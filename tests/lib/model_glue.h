@@ -27,8 +27,8 @@ enum mg_file glue_file(int fd);
 void glue_config(struct mg_glue *g, const struct guest_config *c);
 void glue_free(struct mg_glue *g);
 
-/* What this vmm can provide (today: block and rng devices; see
- * model/README.md), with the backend's vCPU limit. */
+/* What this vmm can provide (block, rng, console, balloon, net, vsock; not
+ * gpu, sound, wayland, magma), with the backend's vCPU limit. */
 struct mg_vmm glue_vmm(int max_vcpus);
 
 /* The GuestConfig field a gc_validate message is about: its leading
