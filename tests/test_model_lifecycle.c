@@ -18,12 +18,12 @@
 #include "vmm/lifecycle.h"
 
 enum op {
-	OP_CREATE_GOOD, OP_CREATE_BAD, OP_CREATE_INIT_FAIL, OP_CREATE_VCPU_FAIL, OP_BIND,
+	OP_CREATE_GOOD, OP_CREATE_DEVICES, OP_CREATE_BAD, OP_CREATE_INIT_FAIL, OP_CREATE_VCPU_FAIL, OP_BIND,
 	OP_RUN_BLOCKS, OP_RUN_SHUTDOWN, OP_RUN_VCPU_FAIL, OP_STOP, OP_GET_SERIAL, OP_GET_CONSOLE,
 	OP_GET_VSOCK, OP_GET_BALLOON, OP_COUNT
 };
 static const char *const op_names[OP_COUNT] = {
-	"Create(good)", "Create(bad config)", "Create(guest init fails)", "Create(vCPU start fails)",
+	"Create(good)", "Create(console+vsock+balloon)", "Create(bad config)", "Create(guest init fails)", "Create(vCPU start fails)",
 	"Bind", "Run(guest keeps running)", "Run(guest shuts down)", "Run(vCPU fails)", "Stop",
 	"GetSerial", "GetConsole", "GetHostVsockEndpoint", "GetBalloonController",
 };
@@ -79,6 +79,11 @@ static enum guest_error real_create(struct guest_lifecycle *lc, enum op op)
 	c.guest_memory = 4ull << 20;
 	if (op == OP_CREATE_BAD)
 		c.cpus = 0;
+	if (op == OP_CREATE_DEVICES) {
+		c.has_virtio_console = c.virtio_console = true;
+		c.has_virtio_vsock = c.virtio_vsock = true;
+		c.has_virtio_balloon = c.virtio_balloon = true;
+	}
 	ctl.fail_guest_create = op == OP_CREATE_INIT_FAIL ? -ENODEV : 0;
 	ctl.fail_vcpu_create_at = op == OP_CREATE_VCPU_FAIL ? 1 : -1;
 	enum guest_error e = lc_create(lc, &c, err, sizeof(err));
@@ -94,6 +99,7 @@ static struct ml_create_input model_create(enum op op)
 		in.build = ML_GUEST_INITIALIZATION_FAILURE;
 	if (op == OP_CREATE_VCPU_FAIL)
 		in.build = ML_VCPU_START_FAILURE;
+	in.console = in.vsock = in.balloon = op == OP_CREATE_DEVICES;
 	return in;
 }
 
@@ -114,7 +120,7 @@ static int run_sequence(const enum op *ops, int n, bool explain)
 		int got = GUEST_OK, got_bg = GUEST_OK;
 		bool check_bg = false;
 		switch (ops[i]) {
-		case OP_CREATE_GOOD: case OP_CREATE_BAD: case OP_CREATE_INIT_FAIL: case OP_CREATE_VCPU_FAIL: {
+		case OP_CREATE_GOOD: case OP_CREATE_DEVICES: case OP_CREATE_BAD: case OP_CREATE_INIT_FAIL: case OP_CREATE_VCPU_FAIL: {
 			struct ml_create_input in = model_create(ops[i]);
 			want = ml_create(&m, &in);
 			got = real_create(lc, ops[i]);
@@ -252,7 +258,8 @@ static void random_ops(enum op *ops, int n)
 	for (int i = 0; i < n; i++) {
 		uint32_t r = rnd() % 100;
 		/* Mostly the calls that move the state machine; failures are rarer. */
-		if (r < 22) ops[i] = OP_CREATE_GOOD;
+		if (r < 15) ops[i] = OP_CREATE_GOOD;
+		else if (r < 22) ops[i] = OP_CREATE_DEVICES;
 		else if (r < 27) ops[i] = OP_CREATE_BAD;
 		else if (r < 30) ops[i] = OP_CREATE_INIT_FAIL;
 		else if (r < 33) ops[i] = OP_CREATE_VCPU_FAIL;
