@@ -79,6 +79,13 @@ $(foreach p,$(PROG_SRCS),$(eval $(call prog_rule,$(p))))
 $(B)/vmm-device: $(B)/vmm_device
 	$(Q)ln -f $< $@
 
+# The UML vsock check's AF_VSOCK tool (tests/uml/README.md): static, so it
+# runs in the initramfs with no libc; never sanitized (no runtime there).
+all: $(B)/vsock_helper
+$(B)/vsock_helper: tests/uml/vsock_helper.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CSTD) $(WARN) -O2 -D_GNU_SOURCE -static $< -o $@
+
 $(B)/mutant-obj/%.o: %.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -DVMM_TEST_HOOKS -MMD -MP -c $< -o $@

@@ -19,8 +19,9 @@ static const char *const required[] = {
 	"rng-enumerated",
 	"console-g2h", "console-h2g",
 	"balloon-inflate", "balloon-host",
+	"vsock-g2h", "vsock-refused", "vsock-guest-listen", "vsock-h2g", "vsock-host",
 	"rw-vhost-user", "vol-vhost-user", "ro-vhost-user", "rng-vhost-user",
-	"con-vhost-user", "balloon-vhost-user",
+	"con-vhost-user", "balloon-vhost-user", "vsock-vhost-user",
 };
 /* Needs a network namespace and /dev/net/tun (root): the harness says SKIP
  * where it cannot have them, and these are then not required. */

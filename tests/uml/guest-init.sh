@@ -163,6 +163,33 @@ net() {
 		|| check net-tcp FAIL "got '$got'"
 }
 
+vsock() {
+	[ -e /sys/bus/virtio/drivers/vmw_vsock_virtio_transport ] \
+		|| { check vsock FAIL "no vmw_vsock_virtio_transport driver"; return; }
+	n=${uml_vsock_bytes:-0}
+	# Host -> guest: the host's client (through vmm_device's connect socket)
+	# retries until this listens; the helper echoes that one connection.
+	vsock_helper echo 5000 > /tmp/vecho 2>&1 &
+	echo_pid=$!
+	# Guest -> host: CID 2 port 1234 is bridged to the host's echo server.
+	got=$(vsock_helper call 2 1234 "$uml_pattern-vsock-g" "$n")
+	case $got in
+	"ECHO OK "*) check vsock-g2h PASS "guest connect to host port 1234: ${got#ECHO OK }"
+		echo "FIGURE vsock-echo-guest-initiated $(echo "$got" | awk '{print $7}') MB/s ($(echo "$got" | awk '{print $3}') bytes each way)" ;;
+	*) check vsock-g2h FAIL "${got:-no answer}" ;;
+	esac
+	# Nothing listens on host port 1235: the device answers RST.
+	got=$(vsock_helper call 2 1235 x)
+	case $got in
+	*"Connection refused"*|*"Connection reset"*) check vsock-refused PASS "host port 1235: ${got#ECHO FAIL }" ;;
+	*) check vsock-refused FAIL "${got:-no answer}" ;;
+	esac
+	# The echo server exits once the host's connection is done (or after
+	# its own 20 s limit).
+	wait "$echo_pid" && check vsock-guest-listen PASS "echoed the host's connection" \
+		|| check vsock-guest-listen FAIL "$(cat /tmp/vecho)"
+}
+
 for c in $(echo "${uml_checks:-}" | tr , ' '); do
 	case $c in
 	block-rw) block_rw ;;
@@ -172,6 +199,7 @@ for c in $(echo "${uml_checks:-}" | tr , ' '); do
 	console) console ;;
 	balloon) balloon ;;
 	net) net ;;
+	vsock) vsock ;;
 	net-skip) ;;
 	*) check "$c" FAIL "unknown check" ;;
 	esac

@@ -19,6 +19,10 @@ check() { echo "CHECK $1 $2 ${3:-}"; [ "$2" = FAIL ] && fails=$((fails + 1)); re
 
 [ -x "$UML" ] || { echo "SKIP-UML: $UML missing (scripts/deps.sh installs user-mode-linux)"; exit 77; }
 [ -x "$DEV" ] || { echo "run.sh: $DEV not built"; exit 2; }
+VH=$B/vsock_helper
+[ -x "$VH" ] || { echo "run.sh: $VH not built"; exit 2; }
+# Bytes each vsock echo carries after its line (both ways at once).
+VSOCK_BYTES=${VSOCK_BYTES:-4194304}
 KVER=$(ls /usr/lib/uml/modules 2>/dev/null | head -1)
 MODS=/usr/lib/uml/modules/$KVER/kernel
 
@@ -43,12 +47,15 @@ INITRD=$RUNDIR/initrd.cpio.gz
 mkdir -p "$ROOTFS"/{bin,lib/modules,proc,sys,dev,tmp}
 cp /bin/busybox "$ROOTFS/bin/busybox"
 cp "$HERE/guest-init.sh" "$ROOTFS/init"
+cp "$VH" "$ROOTFS/bin/vsock_helper"
 chmod 755 "$ROOTFS/init"
 # insmod order matters: dependencies first (numbered so the glob sorts them).
 i=10
 for m in drivers/block/virtio_blk.ko drivers/char/virtio_console.ko \
 	drivers/virtio/virtio_balloon.ko net/core/failover.ko drivers/net/net_failover.ko \
-	drivers/net/virtio_net.ko; do
+	drivers/net/virtio_net.ko net/vmw_vsock/vsock.ko \
+	net/vmw_vsock/vmw_vsock_virtio_transport_common.ko \
+	net/vmw_vsock/vmw_vsock_virtio_transport.ko; do
 	[ -f "$MODS/$m" ] && cp "$MODS/$m" "$ROOTFS/lib/modules/$i-$(basename "$m")"
 	i=$((i + 1))
 done
@@ -94,7 +101,14 @@ pids+=($!); pid_con=$!
 ) &
 pids+=($!)
 start_dev balloon --device balloon --balloon-pages 4096 -v
-devs="rw vol ro rng con balloon"
+# vsock: guest connections to host port 1234 reach a Unix echo server;
+# the host's connection to guest port 5000 goes through vconn.sock (a
+# client that retries until the guest listens).
+"$VH" unix-echo "$W/vecho.sock" > /dev/null 2>&1 &
+pids+=($!)
+start_dev vsock --device vsock --vsock-listen 1234:"$W/vecho.sock" \
+	--vsock-connect-socket "$W/vconn.sock" -v
+devs="rw vol ro rng con balloon vsock"
 # net: a TAP in a network namespace of its own (nothing on the host's
 # network changes), address 10.0.2.1, and a TCP echo service on it.
 net_check=net
@@ -118,6 +132,9 @@ for n in $devs; do
 done
 
 # ---- boot ----
+for _ in $(seq 100); do [ -S "$W/vconn.sock" ] && [ -S "$W/vecho.sock" ] && break; sleep 0.02; done
+"$VH" unix-call "$W/vconn.sock" 5000 "$PATTERN-vsock-h" "$VSOCK_BYTES" > "$W/vsock-h.out" 2>&1 &
+pids+=($!); pid_vcall=$!
 t0=$(date +%s.%N)
 # con0 on our stdio and no other consoles: the checks' lines reach the log.
 timeout -k 5 "$BOOT_TIMEOUT" "$UML" mem=128M initrd="$INITRD" con=null con0=fd:0,fd:1 \
@@ -125,9 +142,10 @@ timeout -k 5 "$BOOT_TIMEOUT" "$UML" mem=128M initrd="$INITRD" con=null con0=fd:0
 	virtio_uml.device="$W/rw.sock:2" virtio_uml.device="$W/vol.sock:2" \
 	virtio_uml.device="$W/ro.sock:2" virtio_uml.device="$W/rng.sock:4" \
 	virtio_uml.device="$W/con.sock:3" virtio_uml.device="$W/balloon.sock:5" \
+	virtio_uml.device="$W/vsock.sock:19" \
 	$( [ $net_check = net ] && echo virtio_uml.device="$W/net.sock:1" ) \
-	uml_checks=block-rw,block-volatile,block-ro,rng,console,balloon,$net_check \
-	uml_pattern="$PATTERN" \
+	uml_checks=block-rw,block-volatile,block-ro,rng,console,balloon,vsock,$net_check \
+	uml_pattern="$PATTERN" uml_vsock_bytes="$VSOCK_BYTES" \
 	< /dev/null > "$W/uml.log" 2>&1
 uml_rc=$?
 t1=$(date +%s.%N)
@@ -142,6 +160,14 @@ else
 fi
 
 # ---- after the guest: what the host must see ----
+# The host-initiated vsock echo: the guest's echo server answered it.
+wait "$pid_vcall" 2>/dev/null
+v=$(grep -m1 '^ECHO' "$W/vsock-h.out")
+case $v in
+"ECHO OK "*) check vsock-h2g PASS "host connect to guest port 5000: ${v#ECHO OK }"
+	echo "FIGURE vsock-echo-host-initiated $(echo "$v" | awk '{print $7}') MB/s ($(echo "$v" | awk '{print $3}') bytes each way)" ;;
+*) check vsock-h2g FAIL "${v:-no answer}" ;;
+esac
 # Each vmm_device --once exits when its front end disconnects.
 for n in $devs; do
 	p=$(eval echo "\$pid_$n")
@@ -178,6 +204,16 @@ grep -q "$PATTERN-g2h" "$W/con.out" \
 	|| check console-g2h FAIL "guest's line not on vmm_device's stdout"
 grep -q 'console: [0-9]* bytes out' "$W/con.log" && \
 	echo "FIGURE console $(grep -o 'console: [0-9]* bytes out.*' "$W/con.log" | sed 's/console: //')"
+# One connection each way, and every byte each carried came back.
+v=$(grep -o 'vsock: [0-9]* guest.*' "$W/vsock.log")
+vin=$(echo "$v" | sed -n 's/.* \([0-9]*\) bytes from the guest, \([0-9]*\) to it.*/\1 \2/p')
+case $v in
+"vsock: 1 guest connections accepted, 1 host connections established"*)
+	set -- $vin
+	[ "${1:-0}" = "${2:-1}" ] && [ "$1" -ge $((2 * VSOCK_BYTES)) ] \
+		&& check vsock-host PASS "${v#vsock: }" || check vsock-host FAIL "${v#vsock: }" ;;
+*) check vsock-host FAIL "${v:-no vsock summary}" ;;
+esac
 b=$(grep -o 'balloon: [0-9]* pages inflated.*' "$W/balloon.log")
 case $b in
 # The driver deflates everything when it is removed at power-off, so
