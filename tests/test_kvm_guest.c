@@ -9,7 +9,9 @@
  * image file, in each BlockSpec mode; the guest's driver (tests/guest/virtio.c)
  * reports on its serial line, and the image file is checked after Run: the
  * guest's pattern at sector 1 for READ_WRITE, untouched for READ_ONLY and
- * VOLATILE_WRITE. Exits are counted through an ev_sink.
+ * VOLATILE_WRITE. And with a virtio console: the host side
+ * (guest_get_console) must read "hello console", answer a line once it has,
+ * and read that line echoed back. Exits are counted through an ev_sink.
  * Skips, saying why, when /dev/kvm cannot be opened or a VM cannot be created.
  */
 #include "tests/testutil.h"
@@ -155,9 +157,40 @@ static void count_irq(void *ctx, uint32_t gsi, int level)
 	((struct counts *)ctx)->irq_edges++;
 }
 
+/* The virtio console's host side (GetConsole): everything read, and one
+ * line typed once the guest has said hello. */
+#define CONSOLE_LINE "ping-kvm-console\n"
+struct console_capture {
+	int fd;
+	pthread_t thread;
+	bool answered;
+	char buf[1024];
+	size_t len;
+};
+
+static void *console_thread(void *arg)
+{
+	struct console_capture *c = arg;
+	for (;;) {
+		ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+		if (n <= 0)
+			break;
+		c->len += (size_t)n;
+		c->buf[c->len] = 0;
+		if (!c->answered && strstr(c->buf, "hello console\n")) {
+			c->answered = true;
+			if (write(c->fd, CONSOLE_LINE, strlen(CONSOLE_LINE)) != (ssize_t)strlen(CONSOLE_LINE))
+				break;
+		}
+		if (c->len == sizeof(c->buf) - 1)
+			break;
+	}
+	return NULL;
+}
+
 struct run_opts {
 	unsigned cpus;
-	bool rng;
+	bool rng, console;
 	const char *block_path; /* NULL: no disk */
 	enum block_mode block_mode;
 	const char *block_id;
@@ -169,6 +202,7 @@ struct run_result {
 	double create_ms, total_ms;
 	struct counts n;
 	struct capture cap;
+	struct console_capture con;
 };
 
 /* Boot the guest with o's devices. false when skipped (no usable KVM). */
@@ -204,6 +238,10 @@ static bool run_guest(const struct run_opts *o, struct run_result *r)
 		cfg.has_virtio_rng = true;
 		cfg.virtio_rng = true;
 	}
+	if (o->console) {
+		cfg.has_virtio_console = true;
+		cfg.virtio_console = true;
+	}
 	if (o->block_path) {
 		struct block_spec *b = calloc(1, sizeof(*b));
 		assert_non_null(b);
@@ -234,6 +272,13 @@ static bool run_guest(const struct run_opts *o, struct run_result *r)
 	if (e != GUEST_OK)
 		fail_msg("create: %s: %s", guest_error_name(e), err);
 	r->create_ms = ms_since(&t0);
+	r->con.fd = -1;
+	if (o->console) {
+		e = guest_get_console(lc, &r->con.fd);
+		if (e != GUEST_OK)
+			fail_msg("GetConsole: %s", guest_error_name(e));
+		assert_int_equal(pthread_create(&r->con.thread, NULL, console_thread, &r->con), 0);
+	}
 	assert_int_equal(pthread_create(&w.thread, NULL, watchdog_thread, &w), 0);
 	r->e = lc_run(lc);
 	r->total_ms = ms_since(&t0);
@@ -250,6 +295,11 @@ static bool run_guest(const struct run_opts *o, struct run_result *r)
 	 * capture once everything sent has been read. */
 	shutdown(sv[1], SHUT_RDWR);
 	pthread_join(cap->thread, NULL);
+	if (r->con.fd >= 0) {
+		/* lc_free closed the vmm's end: the console reader sees EOF. */
+		pthread_join(r->con.thread, NULL);
+		close(r->con.fd);
+	}
 	close(sv[0]);
 	close(sv[1]);
 	close(kvm);
@@ -444,6 +494,31 @@ static void test_virtio_block_volatile_write(void **state)
 	image_expect_unchanged(&image);
 }
 
+/* The virtio console both ways through GetConsole: the guest's hello
+ * arrives, and the line typed after it comes back echoed. */
+static void test_virtio_console(void **state)
+{
+	static struct run_result r;
+	struct run_opts o = { .cpus = 1, .console = true };
+	if (!run_guest(&o, &r))
+		return;
+	print_times("virtio console", &r);
+	expect_clean(&r);
+	const char *out = r.cap.buf;
+	expect_line(out, "virtio slot 0: device 3");
+	expect_line(out, "console OK");
+	char line[64];
+	snprintf(line, sizeof(line), "console rx %zu bytes", strlen(CONSOLE_LINE));
+	expect_line(out, line);
+	expect_line(out, "console echo OK");
+	expect_line(out, "shutdown");
+	if (!strstr(r.con.buf, "hello console\n"))
+		fail_msg("the console socket lacks \"hello console\"; got: \"%s\"", r.con.buf);
+	if (!strstr(r.con.buf, "echo: " CONSOLE_LINE))
+		fail_msg("the console socket lacks the echo of our line; got: \"%s\"", r.con.buf);
+	print_message("virtio console: %zu bytes from the guest on the console socket\n", r.con.len);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,6 +527,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_virtio_rng_and_block_read_write, remove_image),
 		cmocka_unit_test_teardown(test_virtio_block_read_only, remove_image),
 		cmocka_unit_test_teardown(test_virtio_block_volatile_write, remove_image),
+		cmocka_unit_test(test_virtio_console),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
