@@ -142,8 +142,11 @@ static int walk_indirect(struct virtqueue *vq, struct vq_chain *c, const struct 
 	/* Walk it as a chain starting at entry 0, bounded by its own size. */
 	uint32_t i = 0;
 	for (uint32_t steps = 0;; steps++) {
-		if (steps == n || (*budget)-- == 0)
+		if (steps == n)
 			return broke(vq, "indirect chain at head %u loops", c->head);
+		if ((*budget)-- == 0)
+			return broke(vq, "chain at head %u walks more than %u descriptors", c->head,
+			             VQ_MAX_CHAIN_BUFS * 2);
 		struct desc d;
 		if (read_desc(vq, ind->addr, i, &d) < 0)
 			return -EIO;

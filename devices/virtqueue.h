@@ -9,7 +9,10 @@
  * available index that runs more than the queue size ahead; a head or next
  * index out of range; a chain longer than the queue (a loop); an indirect
  * descriptor without the feature, with NEXT set, nested, empty, or whose length
- * is not a multiple of 16; a buffer whose address + length overflows or leaves
+ * is not a multiple of 16; a chain that walks more than 2 * VQ_MAX_CHAIN_BUFS
+ * descriptors, direct and indirect together (loop-free but absurdly long; this
+ * bound is what keeps a notify's work finite); a buffer whose address + length
+ * overflows or leaves
  * guest memory; a device-readable buffer after a device-writable one; a chain
  * with no bytes at all; more chains in flight than the queue holds; a used
  * length larger than the chain's writable bytes. The transport turns a broken

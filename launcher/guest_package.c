@@ -147,7 +147,12 @@ int pkg_load(struct guest_package *p, const char *file, const char *build_dir, c
 		uint64_t n;
 		bool *flag = NULL;
 		if (!strcmp(key, "description")) {
-			snprintf(p->description, sizeof(p->description), "%s", v);
+			if (strlen(v) >= sizeof(p->description)) {
+				r = fail(err, errlen, "%s:%d: description longer than %zu bytes", file,
+				         lineno, sizeof(p->description) - 1);
+				break;
+			}
+			memcpy(p->description, v, strlen(v) + 1);
 		} else if (!strcmp(key, "kernel_type")) {
 			if (!strcmp(v, "linux"))
 				p->kernel_type = KERNEL_LINUX;

@@ -249,6 +249,10 @@ static enum guest_error check_block(const struct guest_config *c, char *err, siz
 		int fl = fcntl(b->fd, F_GETFL);
 		if (fl == -1)
 			return bad(err, errlen, "block_devices[%zu]: fd %d is not open", i, b->fd);
+		/* Every mode reads the file. */
+		if ((fl & O_ACCMODE) == O_WRONLY)
+			return bad(err, errlen, "block_devices[%zu]: fd %d is open write-only; the "
+			           "device must be able to read it", i, b->fd);
 		/* Writes must reach the file; VOLATILE_WRITE keeps them in memory. */
 		if (b->mode == BLOCK_READ_WRITE && (fl & O_ACCMODE) != O_RDWR)
 			return bad(err, errlen,

@@ -20,6 +20,7 @@ enum mv_error vq_diff_classify(const char *m)
 		{ "available ring names head", MV_E_HEAD_RANGE },
 		{ "next index", MV_E_NEXT_RANGE },
 		{ "loops", MV_E_LOOP },
+		{ "walks more than", MV_E_CHAIN_TOO_LONG },
 		{ "indirect descriptor without", MV_E_INDIRECT_NO_FEATURE },
 		{ "indirect descriptor with NEXT", MV_E_INDIRECT_WITH_NEXT },
 		{ "nested indirect", MV_E_INDIRECT_NESTED },
