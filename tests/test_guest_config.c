@@ -377,6 +377,16 @@ static void test_block_fd(void **state)
 	char err[128];
 	assert_int_equal(gc_validate(&c, MAXV, err, sizeof(err)), GUEST_OK);
 	gc_free(&c);
+	/* Every mode reads the file: a write-only fd is refused, whatever the mode. */
+	good(&c);
+	close(c.block_devices[0].fd);
+	c.block_devices[0].fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	c.block_devices[0].mode = BLOCK_READ_ONLY;
+	expect_bad(&c, "block_devices[0]: fd");
+	good(&c);
+	close(c.block_devices[0].fd);
+	c.block_devices[0].fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	expect_bad(&c, "write-only");
 }
 
 static void test_net(void **state)
