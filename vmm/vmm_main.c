@@ -56,6 +56,8 @@ static const char usage[] =
 	"                        unix:PATH (connect to a Unix stream socket there)\n"
 	"  --virtio-balloon      a virtio-balloon device\n"
 	"  --virtio-vsock        a virtio-vsock device (guest CID 3)\n"
+	"  --vsock-listen PORT:PATH  guest connections to host port PORT are\n"
+	"                        bridged to new connections to the Unix socket PATH\n"
 	"  --default-net         a virtio-net device on a new TAP interface (vmmtapN;\n"
 	"                        needs CAP_NET_ADMIN)\n"
 	"  --backend NAME        kvm (default) or sim (only with --trace)\n"
@@ -77,7 +79,7 @@ static const char usage[] =
 enum {
 	OPT_KERNEL = 256, OPT_KERNEL_TYPE, OPT_RAMDISK, OPT_CMDLINE, OPT_CMDLINE_ADD, OPT_CPUS,
 	OPT_MEMORY, OPT_BLOCK, OPT_VIRTIO_RNG, OPT_VIRTIO_CONSOLE, OPT_CONSOLE, OPT_VIRTIO_BALLOON,
-	OPT_VIRTIO_VSOCK, OPT_DEFAULT_NET, OPT_BACKEND, OPT_HV_DEVICE, OPT_RECORD, OPT_SERIAL,
+	OPT_VIRTIO_VSOCK, OPT_VSOCK_LISTEN, OPT_DEFAULT_NET, OPT_BACKEND, OPT_HV_DEVICE, OPT_RECORD, OPT_SERIAL,
 	OPT_TRACE,
 };
 
@@ -95,6 +97,7 @@ static const struct option run_opts[] = {
 	{ "console", required_argument, 0, OPT_CONSOLE },
 	{ "virtio-balloon", no_argument, 0, OPT_VIRTIO_BALLOON },
 	{ "virtio-vsock", no_argument, 0, OPT_VIRTIO_VSOCK },
+	{ "vsock-listen", required_argument, 0, OPT_VSOCK_LISTEN },
 	{ "default-net", no_argument, 0, OPT_DEFAULT_NET },
 	{ "backend", required_argument, 0, OPT_BACKEND },
 	{ "hv-device", required_argument, 0, OPT_HV_DEVICE },
@@ -274,6 +277,8 @@ static int cmd_run(int argc, char **argv)
 	gc_init(&cfg);
 	const char *backend = "kvm", *hv_device = "/dev/kvm";
 	const char *record_path = NULL, *serial = "stdout", *trace_path = NULL, *console = NULL;
+	const char *vsock_path = NULL;
+	uint32_t vsock_port = 0;
 	int verbosity = LOG_WARN;
 	char err[512];
 	int rc = 2;
@@ -358,6 +363,19 @@ static int cmd_run(int argc, char **argv)
 		case OPT_DEFAULT_NET:
 			cfg.has_default_net = cfg.default_net = true;
 			break;
+		case OPT_VSOCK_LISTEN: {
+			const char *colon = strchr(optarg, ':');
+			char port[16];
+			snprintf(port, sizeof(port), "%.*s", colon ? (int)(colon - optarg) : 0, optarg);
+			if (!colon || !colon[1] ||
+			    parse_uint(port, 0, UINT32_MAX, &v, err, sizeof(err)) < 0) {
+				rc = bad_usage("--vsock-listen wants PORT:PATH, not '%s'", optarg);
+				goto out;
+			}
+			vsock_port = (uint32_t)v;
+			vsock_path = colon + 1;
+			break;
+		}
 		case OPT_VIRTIO_RNG:
 			cfg.has_virtio_rng = true;
 			cfg.virtio_rng = true;
@@ -461,6 +479,13 @@ static int cmd_run(int argc, char **argv)
 		goto out_rec;
 	}
 	pthread_t sig_thread, con_thread;
+	int zs;
+	if (vsock_path && (zs = lc_vsock_listen_unix(lc, vsock_port, vsock_path)) != 0) {
+		fprintf(stderr, "vmm: --vsock-listen %u:%s: status %d (needs --virtio-vsock)\n",
+		        vsock_port, vsock_path, zs);
+		lc_free(lc);
+		goto out_rec;
+	}
 	bool have_sig_thread = pthread_create(&sig_thread, NULL, signal_thread, lc) == 0;
 	bool have_con_thread = false;
 	int console_fd = -1;
