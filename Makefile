@@ -118,6 +118,14 @@ check: deps
 	$(Q)B=$(B) scripts/fetch-kernel.sh
 	$(Q)B=$(B) scripts/run-tests.sh $(TESTS)
 
+# make check-nested: every nested Linux scenario (tests/nested/README.md):
+# 1 and 2 vCPUs, each device alone, poweroff, reboot, Stop from the host.
+.PHONY: check-nested
+check-nested: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)B=$(B) scripts/fetch-kernel.sh
+	$(Q)NESTED_SCENARIO=all timeout -k 10 1500 $(B)/tests/test_nested
+
 clean:
 	rm -rf build build-san build-clang build-san-clang
 
