@@ -131,6 +131,20 @@ static void test_queue_setup_and_notify(void **s)
 	assert_int_equal(notifies, 1);
 }
 
+static void test_kick_before_driver_ok_is_delivered_at_activation(void **s)
+{
+	negotiate(1ull << VIRTIO_F_VERSION_1);
+	setup_queue(1, 8, 0x1000, 0x2000, 0x3000);
+	wr(0x50, 1); /* as Linux's balloon does with its stats queue */
+	assert_int_equal(notifies, 0);
+	wr(0x70, rd(0x70) | VIRTIO_STATUS_DRIVER_OK);
+	assert_int_equal(notifies, 1);
+	assert_int_equal(notified_q, 1);
+	/* Once: a later activation of nothing new does not repeat it. */
+	wr(0x70, rd(0x70));
+	assert_int_equal(notifies, 1);
+}
+
 static void test_live_queue_cannot_move(void **s)
 {
 	negotiate(1ull << VIRTIO_F_VERSION_1);
@@ -252,6 +266,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_identity), T(test_features_ok_requires_offered_and_version1),
 		T(test_queue_setup_and_notify), T(test_live_queue_cannot_move),
+		T(test_kick_before_driver_ok_is_delivered_at_activation),
 		T(test_ready_queue_cannot_move_before_driver_ok), T(test_bad_queue_needs_reset),
 		T(test_activate_failure_needs_reset), T(test_driver_ok_needs_features_ok),
 		T(test_interrupts_and_ack), T(test_reset), T(test_status_bits_cannot_be_cleared),

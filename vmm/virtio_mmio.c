@@ -148,6 +148,12 @@ static void set_status(struct virtio_mmio *m, uint32_t v)
 			return;
 		}
 		d->active = true;
+		for (unsigned q = 0; q < d->ops->num_queues && q < VIRTIO_MAX_QUEUES; q++) {
+			if (m->q[q].notify_pending && m->q[q].ready && d->ops->queue_notify) {
+				m->q[q].notify_pending = false;
+				d->ops->queue_notify(d, q);
+			}
+		}
 	}
 }
 
@@ -288,8 +294,15 @@ static void mmio_write(void *ctx, uint64_t off, unsigned size, uint64_t value)
 		queue_ready(m, q, v);
 		break;
 	case R_QUEUE_NOTIFY:
-		if (v >= d->ops->num_queues || !m->q[v].ready || !d->active) {
+		if (v >= d->ops->num_queues || !m->q[v].ready) {
 			warn_once(m, "notify of a queue that is not live", off);
+			break;
+		}
+		if (!d->active) {
+			/* Linux's balloon driver queues its first stats buffer and kicks
+			 * before DRIVER_OK. Keep the kick and deliver it on activation
+			 * rather than lose the buffer for good. */
+			m->q[v].notify_pending = true;
 			break;
 		}
 		if (d->ops->queue_notify)

@@ -31,6 +31,7 @@
 struct virtio_mmio_queue {
 	uint16_t num;
 	bool ready;
+	bool notify_pending; /* kicked before DRIVER_OK: delivered at activation */
 	uint64_t desc, driver, device;
 };
 
