@@ -46,10 +46,10 @@ static bool same_class(enum mv_error model, enum mv_error real)
 {
 	if (model == real)
 		return true;
-	/* devices/virtqueue.c words its indirect-walk bound as a loop. */
-	if (model == MV_E_CHAIN_TOO_LONG && real == MV_E_LOOP)
-		return true;
-	return model == MV_E_LOOP && (real == MV_E_TOO_MANY_BUFS || real == MV_E_READ_AFTER_WRITE);
+	/* A loop inside a long indirect table: the real walker may hit its
+	 * walk bound (2 * VQ_MAX_CHAIN_BUFS) before it has gone round once. */
+	return model == MV_E_LOOP && (real == MV_E_TOO_MANY_BUFS || real == MV_E_READ_AFTER_WRITE ||
+	                              real == MV_E_CHAIN_TOO_LONG);
 }
 
 struct inflight {
