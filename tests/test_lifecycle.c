@@ -323,15 +323,23 @@ static void test_serial_socket_carries_output(void **s)
 	lc_free(lc);
 }
 
-static void test_device_overlap(void **s)
+/* A VM on the fake backend, built by vm_create directly (below the lifecycle). */
+static struct vm *fake_vm(unsigned cpus)
 {
 	struct guest_config c;
 	char err[256];
-	good_config(&c, 1);
+	good_config(&c, cpus);
 	struct vm_params p = { .hv = &hv_fake_ops, .hv_fd = -1, .backend_arg = &ctl,
 	                       .serial_fd = -1, .serial_in_fd = -1 };
 	struct vm *vm;
 	assert_int_equal(vm_create(&p, &c, &vm, err, sizeof(err)), GUEST_OK);
+	return vm;
+}
+
+static void test_device_overlap(void **s)
+{
+	struct vm *vm = fake_vm(1);
+	char err[256];
 	static const struct bus_device_ops none = { 0 };
 	assert_int_equal(vm_add_device(vm, BUS_PIO, 0x3fc, 2, "clash", &none, NULL, err,
 	                               sizeof(err)),
@@ -345,13 +353,7 @@ static void test_device_overlap(void **s)
 
 static void test_serial_host_input(void **s)
 {
-	struct guest_config c;
-	char err[256];
-	good_config(&c, 1);
-	struct vm_params p = { .hv = &hv_fake_ops, .hv_fd = -1, .backend_arg = &ctl,
-	                       .serial_fd = -1, .serial_in_fd = -1 };
-	struct vm *vm;
-	assert_int_equal(vm_create(&p, &c, &vm, err, sizeof(err)), GUEST_OK);
+	struct vm *vm = fake_vm(1);
 	/* Without its FIFO the UART holds one byte; the rest stays the caller's. */
 	char in[40];
 	memset(in, 'k', sizeof(in));
@@ -399,13 +401,7 @@ static void test_acpi_tables_and_poweroff(void **s)
 	                                            .size = 1, .data = 0x80 }; /* WAK_STS: ignored */
 	ctl.exits[ctl.nexits++] = (struct hv_exit){ .kind = HV_EXIT_IO_OUT, .addr = 0x3c0,
 	                                            .size = 1, .data = (5 << 2) | 0x20 };
-	struct guest_config c;
-	char err[256];
-	good_config(&c, 2);
-	struct vm_params p = { .hv = &hv_fake_ops, .hv_fd = -1, .backend_arg = &ctl,
-	                       .serial_fd = -1, .serial_in_fd = -1 };
-	struct vm *vm;
-	assert_int_equal(vm_create(&p, &c, &vm, err, sizeof(err)), GUEST_OK);
+	struct vm *vm = fake_vm(2);
 	/* The PVH start info names the RSDP, and an RSDP is there. */
 	uint64_t rsdp = 0;
 	assert_int_equal(gm_read(&vm->mem, 0x2000 + 0x20, &rsdp, 8), 0);
