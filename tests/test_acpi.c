@@ -216,6 +216,23 @@ static void test_rsdp_found_by_scan(void **state)
 	gm_destroy(&gm);
 }
 
+/* The reset vector holds real-mode code writing the reset value to the FADT's
+ * reset port: mov al, 1; mov dx, 0x3c1; out dx, al; hlt; jmp hlt. */
+static void test_reset_vector(void **state)
+{
+	(void)state;
+	struct guest_mem gm;
+	struct acpi_machine m;
+	machine(&m, 1);
+	assert_int_equal(gm_create(&gm, RAM), 0);
+	assert_int_equal(acpi_write_reset_vector(&gm, &m), 0);
+	uint8_t got[16];
+	assert_int_equal(gm_read(&gm, ACPI_RESET_VECTOR_GPA, got, sizeof(got)), 0);
+	static const uint8_t want[] = { 0xb0, 0x01, 0xba, 0xc1, 0x03, 0xee, 0xf4, 0xeb, 0xfd };
+	assert_memory_equal(got, want, sizeof(want));
+	gm_destroy(&gm);
+}
+
 static void test_x2apic_beyond_254(void **state)
 {
 	(void)state;
@@ -591,6 +608,7 @@ int main(void)
 		cmocka_unit_test(test_x2apic_beyond_254),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_sleep_port_bytes),
+		cmocka_unit_test(test_reset_vector),
 		cmocka_unit_test(test_iasl_decompiles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -416,3 +416,15 @@ int acpi_build(const struct guest_mem *gm, const struct acpi_machine *m, uint64_
 		*rsdp_gpa = ACPI_RSDP_GPA;
 	return 0;
 }
+
+int acpi_write_reset_vector(const struct guest_mem *gm, const struct acpi_machine *m)
+{
+	const uint8_t stub[16] = {
+		0xb0, m->reset_value,                                   /* mov al, value */
+		0xba, (uint8_t)m->reset_port, (uint8_t)(m->reset_port >> 8), /* mov dx, port */
+		0xee,                                                   /* out dx, al */
+		0xf4,                                                   /* hlt */
+		0xeb, 0xfd,                                             /* jmp hlt */
+	};
+	return gm_write(gm, ACPI_RESET_VECTOR_GPA, stub, sizeof(stub)) ? -EFAULT : 0;
+}

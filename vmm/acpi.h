@@ -24,6 +24,8 @@
  *                       devices take about 1 KiB in all
  *   < 0xf0000           end of the window: -E2BIG past it
  *   0xf0000 - ~0xf05cc  MP configuration table for > 40 CPUs   - not ours
+ *   0xffff0 - 0xffff9   the reset vector's stub (acpi_write_reset_vector):
+ *                       writes the reset register, for Linux's BOOT_BIOS
  *
  * Nothing of loader.h's fixed addresses (all below 0x10000) nor any kernel
  * or ramdisk (>= 1 MiB) lies there. Linux finds the RSDP through the boot
@@ -133,5 +135,15 @@ void acpi_machine_init(struct acpi_machine *m, unsigned cpus);
  *  -ENOMEM
  * Nothing is written to gm unless it returns 0. */
 int acpi_build(const struct guest_mem *gm, const struct acpi_machine *m, uint64_t *rsdp_gpa);
+
+/* The x86 reset vector (F000:FFF0, physical ACPI_RESET_VECTOR_GPA) as
+ * firmware: a real-mode stub that writes m's reset value to its reset port
+ * (then halts). Linux on a hardware-reduced FADT never tries the FADT reset
+ * register by default: reboot_init() takes the HW_REDUCED flag as "EFI reboot
+ * required" (BOOT_EFI), and with no EFI the next method is BOOT_BIOS, a jump
+ * to this vector in real mode. Without firmware there the guest spun in
+ * zeroed memory forever. 0 or -EFAULT (not guest RAM). */
+#define ACPI_RESET_VECTOR_GPA 0xffff0ull
+int acpi_write_reset_vector(const struct guest_mem *gm, const struct acpi_machine *m);
 
 #endif

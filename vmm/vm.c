@@ -305,6 +305,11 @@ static enum guest_error build_acpi(struct vm *vm, uint64_t *rsdp, char *err, siz
 		return vm_fail(err, errlen, GUEST_ERR_GUEST_INITIALIZATION_FAILURE,
 		               "cannot build ACPI tables for %u cpus and %u devices: %s", vm->ncpus,
 		               vm->nvirtio, strerror(-r));
+	/* Linux's default reboot on this machine jumps to the reset vector. */
+	if (acpi_write_reset_vector(&vm->mem, &m) < 0)
+		return vm_fail(err, errlen, GUEST_ERR_GUEST_INITIALIZATION_FAILURE,
+		               "cannot write the reset vector at 0x%llx",
+		               (unsigned long long)ACPI_RESET_VECTOR_GPA);
 	return GUEST_OK;
 }
 
