@@ -40,7 +40,7 @@ static void expect_all_devices(const char *run)
 		"net-driver", "net-link", "net-ping",
 		"console-driver", "console-g2h", "console-h2g",
 		"vsock-driver", "vsock-dev", "vsock-connect",
-		"balloon-driver",
+		"balloon-driver", "balloon-inflate", "balloon-host",
 	};
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
 		expect(run, checks[i]);
@@ -85,7 +85,7 @@ static void test_nested_linux(void **state)
 			{ "net", "net-link", "net-ping", NULL },
 			{ "console", "console-g2h", "console-h2g", NULL },
 			{ "vsock", "vsock-driver", "vsock-dev", "vsock-connect" },
-			{ "balloon", "balloon-driver", NULL, NULL },
+			{ "balloon", "balloon-driver", "balloon-inflate", "balloon-host" },
 		};
 		for (size_t i = 0; i < sizeof(alone) / sizeof(alone[0]); i++) {
 			expect(alone[i][0], "vmm-exit");

@@ -99,6 +99,8 @@ struct vm {
 	size_t console_npending;
 	uint64_t console_dropped;
 	struct virtio_balloon *balloon;
+	uint64_t balloon_returned; /* bytes of guest RAM the balloon gave back (MADV_REMOVE) */
+	uint32_t balloon_actual_max; /* the most pages the driver reported holding */
 	struct vm_net *nets[GC_MAX_NET_DEVICES];
 	unsigned nnets;
 	struct vm_vsock *vsock; /* vm_vsock.c: virtio-vsock and its host side, or NULL */

@@ -79,6 +79,17 @@ static void balloon_discard(void *ctx, uint64_t gpa, uint64_t len)
 	if (p && madvise(p, len, MADV_REMOVE) != 0)
 		log_warn("balloon: cannot give back 0x%llx+0x%llx: %s", (unsigned long long)gpa,
 		         (unsigned long long)len, strerror(errno));
+	else if (p)
+		vm->balloon_returned += len;
+}
+
+/* The driver's `actual`: a reset (Linux's shutdown resets its devices) puts
+ * it back to 0, so the summary at exit reports the highest value too. */
+static void balloon_actual_changed(void *ctx, uint32_t actual)
+{
+	struct vm *vm = ctx;
+	if (actual > vm->balloon_actual_max)
+		vm->balloon_actual_max = actual;
 }
 
 /* ---- net ---- */
@@ -127,7 +138,8 @@ enum guest_error vm_io_add_devices(struct vm *vm, char *err, size_t errlen)
 		vm->balloon = calloc(1, sizeof(*vm->balloon));
 		if (!vm->balloon)
 			return vm_fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "out of memory");
-		struct balloon_host h = { .ctx = vm, .discard = balloon_discard };
+		struct balloon_host h = { .ctx = vm, .discard = balloon_discard,
+		                          .actual_changed = balloon_actual_changed };
 		virtio_balloon_init(vm->balloon, &h, false);
 		if ((e = vm_add_virtio(vm, &vm->balloon->dev, err, errlen)))
 			return e;
@@ -334,7 +346,15 @@ void vm_io_destroy(struct vm *vm)
 	if (vm->console_peer_fd >= 0)
 		close(vm->console_peer_fd);
 	free(vm->console);
+	if (vm->balloon)
+		log_info("balloon: %llu pages inflated, %llu deflated, actual %u (at most %u) of %u "
+		         "requested, %llu bytes returned to the host",
+		         (unsigned long long)vm->balloon->inflated_pages,
+		         (unsigned long long)vm->balloon->deflated_pages, vm->balloon->actual,
+		         vm->balloon_actual_max, vm->balloon->num_pages,
+		         (unsigned long long)vm->balloon_returned);
 	free(vm->balloon);
+	vm->balloon = NULL;
 	for (unsigned i = 0; i < vm->nnets; i++) {
 		if (vm->nets[i]->tap_fd >= 0)
 			close(vm->nets[i]->tap_fd);

@@ -79,6 +79,8 @@ vmm_run() { # NAME CPUS DEVICES END
 	nvirtio=0
 	l2end=poweroff
 	term=
+	verbose=${nested_verbose:-0}
+	bpages=
 	case $endm in
 	reboot) l2end=reboot ;;
 	stop) l2end=wait; term="--term-on L2-READY" ;;
@@ -102,15 +104,18 @@ vmm_run() { # NAME CPUS DEVICES END
 			rm -f /tmp/vsock.sock
 			timeout 100 nested_tool unix-echo /tmp/vsock.sock 1 &
 			args="$args --virtio-vsock --vsock-listen 5000:/tmp/vsock.sock" ;;
-		balloon) args="$args --virtio-balloon" ;;
+		balloon)
+			# The host asks for 16 MiB; -v: the vmm's balloon summary at exit.
+			bpages=4096 verbose=1
+			args="$args --virtio-balloon --balloon-pages $bpages" ;;
 		esac
 	done
-	[ "${nested_verbose:-0}" = 1 ] && args="$args -v"
+	[ "$verbose" = 1 ] && args="$args -v"
 	echo "L1 run $name: vmm run $args"
 	set -o pipefail
 	nested_tool run --prefix "L2[$name]" --marker L2-INIT --timeout "${nested_run_timeout:-150}" $term -- \
 		vmm run --kernel $L2K --ramdisk $L2I $args \
-		--cmdline "$L2CMD nested_checks=$checks nested_virtio=$nvirtio nested_vsock_port=5000 nested_cpus=$cpus nested_end=$l2end nested_pattern=$nested_pattern" \
+		--cmdline "$L2CMD nested_checks=$checks nested_virtio=$nvirtio nested_vsock_port=5000 nested_cpus=$cpus nested_end=$l2end nested_pattern=$nested_pattern${bpages:+ nested_balloon_pages=$bpages}" \
 		< /dev/null | tee /tmp/run.log
 	rc=$?
 	set +o pipefail
@@ -137,6 +142,19 @@ vmm_run() { # NAME CPUS DEVICES END
 			&& check "$name/block-ro-host" PASS "read-only image unchanged" \
 			|| check "$name/block-ro-host" FAIL "read-only image changed"
 		rm -f /tmp/rw.img /tmp/ro.img ;;
+	esac
+	case "+$devs+" in *+balloon+*)
+		# Every page the guest put in the balloon was given back to L1
+		# (MADV_REMOVE on the guest-memory memfd), and the driver's actual
+		# reached the target (at shutdown Linux resets the device, which
+		# puts actual back to 0 without deflating: the peak is what counts).
+		b=$(grep -o 'balloon: [0-9]* pages inflated.*' /tmp/run.log)
+		inf=$(echo "$b" | sed -n 's/^balloon: \([0-9]*\) pages inflated.*/\1/p')
+		act=$(echo "$b" | sed -n 's/.* (at most \([0-9]*\)) of .*/\1/p')
+		ret=$(echo "$b" | sed -n 's/.* \([0-9]*\) bytes returned.*/\1/p')
+		[ "$inf" = "$bpages" ] && [ "$act" = "$bpages" ] && [ "$ret" = $((bpages * 4096)) ] \
+			&& check "$name/balloon-host" PASS "$b" \
+			|| check "$name/balloon-host" FAIL "${b:-no balloon summary from the vmm}, want $bpages pages" ;;
 	esac
 	case "+$devs+" in *+console+*)
 		wait

@@ -39,6 +39,9 @@ end() {
 
 if [ -z "${nested_checks:-}" ]; then end; fi
 
+memtotal() { sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo; }
+# Before the balloon driver takes pages off it.
+mem_before=$(memtotal)
 # Debian builds virtio (core, ring and the mmio transport) and every driver
 # as modules: dependencies first.
 t0=$(cut -d' ' -f1 /proc/uptime)
@@ -188,16 +191,25 @@ c_vsock() {
 
 c_balloon() {
 	bound balloon 0x0005 virtio_balloon || return
-	if [ -n "${nested_balloon_pages:-}" ]; then
-		# The host asked for pages before the driver probed: they leave MemTotal.
-		want=$((nested_balloon_pages * 4))
-		base=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)
-		for _ in $(seq 30); do
-			total=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)
-			[ "$total" -lt $((base - want / 2)) ] && break
-			sleep 0.1
-		done
-		echo "FIGURE balloon-memtotal $total kB"
+	[ -n "${nested_balloon_pages:-}" ] || return
+	# The host asked for the pages before the driver probed: the driver
+	# inflates in batches of 256 pages (one queue kick each) and takes each
+	# page off MemTotal (no DEFLATE_ON_OOM). All of it, within 30 s.
+	want=$nested_balloon_pages
+	while :; do
+		total=$(memtotal)
+		inflated=$(sed -n 's/^balloon_inflate //p' /proc/vmstat)
+		t=$(cut -d' ' -f1 /proc/uptime)
+		[ "${inflated:-0}" -ge "$want" ] && break
+		awk -v a="$t0" -v b="$t" 'BEGIN { exit !(b - a > 30) }' && break
+		sleep 0.1
+	done
+	fell=$((mem_before - total))
+	echo "FIGURE balloon-memtotal-fall $fell kB (MemTotal $mem_before -> $total kB, $(awk -v a="$t0" -v b="$t" 'BEGIN{printf "%.2f", b-a}') s after loading the modules)"
+	if [ "${inflated:-0}" = "$want" ] && [ "$fell" = $((want * 4)) ]; then
+		check balloon-inflate PASS "$want pages inflated, MemTotal $fell kB lower"
+	else
+		check balloon-inflate FAIL "${inflated:-0} of $want pages inflated, MemTotal $fell kB lower"
 	fi
 }
 

@@ -162,7 +162,7 @@ for r in $(echo "$RUNS" | tr , ' '); do
 		net) want="$want net-driver net-link net-ping" ;;
 		console) want="$want console-driver console-g2h console-h2g" ;;
 		vsock) want="$want vsock-driver vsock-dev vsock-connect" ;;
-		balloon) want="$want balloon-driver" ;;
+		balloon) want="$want balloon-driver balloon-inflate balloon-host" ;;
 		none) ;;
 		esac
 	done
