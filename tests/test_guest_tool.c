@@ -82,8 +82,10 @@ static void test_two_guests_end_to_end(void **s)
 	                           "20", "--until", "shutdown", "one", NULL), 0);
 	assert_non_null(strstr(out, "all 1 vcpus up"));
 	assert_non_null(strstr(out, "cmdline: launched-by-guest-tool"));
-	assert_int_equal(env_guest(out, sizeof(out), 30000, "serial", "--read-only", "--timeout",
-	                           "20", "--until", "shutdown", "two", NULL), 0);
+	int rc = env_guest(out, sizeof(out), 30000, "serial", "--read-only", "--timeout", "20",
+	                   "--until", "shutdown", "two", NULL);
+	if (rc != 0)
+		fail_msg("guest serial two: exit %d:\n%s", rc, out);
 	assert_non_null(strstr(out, "all 2 vcpus up"));
 	assert_non_null(strstr(out, "cmdline: launched-by-guest-tool extra=1"));
 

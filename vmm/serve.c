@@ -34,6 +34,10 @@ struct server {
 	bool run_thread_live;
 	uint32_t run_txid;
 	int32_t epitaph; /* non-zero: the lifecycle channel ends with this */
+	/* The serial socket of the guest last created: Guest channels bound to
+	 * it can still read what the guest wrote after it stopped (a guest that
+	 * shuts down in milliseconds would otherwise race every GetSerial). */
+	int serial_cache;
 	struct fidl_msg in, out;
 };
 
@@ -125,6 +129,12 @@ static bool lifecycle_msg(struct server *s)
 		enum guest_error e = lc_create(s->lc, &cfg, err, sizeof(err));
 		if (e)
 			log_warn("GuestLifecycle.Create: %s: %s", guest_error_name(e), err);
+		if (e == GUEST_OK) {
+			if (s->serial_cache >= 0)
+				close(s->serial_cache);
+			if (guest_get_serial(s->lc, &s->serial_cache) != GUEST_OK)
+				s->serial_cache = -1;
+		}
 		reply_result(s, s->lifecycle_fd, txid, FV_ORD_LIFECYCLE_CREATE, e, -1);
 		return true;
 	}
@@ -201,7 +211,10 @@ static void guest_msg(struct server *s, unsigned i)
 	case FV_ORD_GUEST_GET_SERIAL:
 		if (fv_dec_empty(&d) != ZX_OK)
 			break;
-		e = guest_get_serial(s->lc, &out);
+		e = s->serial_cache >= 0
+		        ? ((out = fcntl(s->serial_cache, F_DUPFD_CLOEXEC, 0)) >= 0 ? GUEST_OK
+		                                                                   : GUEST_ERR_INTERNAL_ERROR)
+		        : guest_get_serial(s->lc, &out);
 		if (e) {
 			/* GetSerial cannot fail on the wire: the channel closes instead. */
 			close_guest_channel(s, i, ZX_ERR_UNAVAILABLE);
@@ -383,6 +396,7 @@ int vmm_serve(int channel_fd, const struct hv_ops *hv, int hv_fd)
 	if (!s)
 		return 1;
 	s->lifecycle_fd = channel_fd;
+	s->serial_cache = -1;
 	pthread_mutex_init(&s->send_lock, NULL);
 	struct lc_options o = { .hv = hv, .hv_fd = hv_fd, .serial_fd = -1 };
 	s->lc = lc_new(&o);
@@ -434,6 +448,8 @@ int vmm_serve(int channel_fd, const struct hv_ops *hv, int hv_fd)
 	while (s->nguest)
 		close_guest_channel(s, s->nguest - 1, 0);
 	lc_free(s->lc);
+	if (s->serial_cache >= 0)
+		close(s->serial_cache);
 	if (s->epitaph)
 		fidl_chan_send_epitaph(s->lifecycle_fd, s->epitaph);
 	close(s->lifecycle_fd);
