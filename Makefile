@@ -1,4 +1,4 @@
-# One entry point. See README.md. Targets: all run check bench fuzz coverage clean deps
+# One entry point. See README.md. Targets: all run check check-nested traces fuzz fuzz-all coverage clean deps
 #
 #   make check                 install what is missing, build, run every test
 #   make check SANITIZE=1      the same under ASan + UBSan (build-san/)
@@ -53,7 +53,7 @@ TEST_LIB_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/lib/*.c))
 GUEST_DIR := $(B)/test-guest
 include tests/guest/guest.mk
 
-.PHONY: all run check bench fuzz coverage clean deps guests traces
+.PHONY: all run check fuzz coverage clean deps guests traces
 # Keep object files of tests and programs (they are intermediate to make).
 .SECONDARY:
 all: $(LIB) $(PROGS) $(TESTS) guests $(B)/vmm-device
