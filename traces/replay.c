@@ -20,18 +20,6 @@
 #include "vmm/lifecycle.h"
 #include "vmm/vm.h"
 
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 /* ---- config text ---- */
 
@@ -44,14 +32,14 @@ char *trace_config_encode(const struct guest_config *c, char *err, size_t errlen
 	 * into a trace that would replay as a different machine. */
 	if ((c->has_virtio_vsock && c->virtio_vsock) || (c->has_virtio_gpu && c->virtio_gpu) ||
 	    (c->has_virtio_sound && c->virtio_sound)) {
-		errf(err, errlen, -ENOTSUP,
+		trace_errf(err, errlen, -ENOTSUP,
 		     "recording supports serial, i8042, virtio-rng, -blk, -console, -balloon and "
 		     "-net so far; this config has vsock, gpu or sound");
 		return NULL;
 	}
 	char *cmd = gc_full_cmdline(c);
 	if (!cmd) {
-		errf(err, errlen, -ENOMEM, "out of memory");
+		trace_errf(err, errlen, -ENOMEM, "out of memory");
 		return NULL;
 	}
 	for (char *p = cmd; *p; p++)
@@ -63,7 +51,7 @@ char *trace_config_encode(const struct guest_config *c, char *err, size_t errlen
 	char *t = malloc(cap);
 	if (!t) {
 		free(cmd);
-		errf(err, errlen, -ENOMEM, "out of memory");
+		trace_errf(err, errlen, -ENOMEM, "out of memory");
 		return NULL;
 	}
 	int n = snprintf(t, cap, "cpus=%u\nmemory=%" PRIu64 "\nkernel_type=%s\ncmdline=%s\nrng=%d\n",
@@ -117,12 +105,12 @@ static int decode_block(struct guest_config *c, char *v, char *err, size_t errle
 	char *id = v, *mode = strchr(v, ',');
 	char *size = mode ? strchr(mode + 1, ',') : NULL;
 	if (!mode || !size)
-		return errf(err, errlen, -EINVAL, "config: block=%s is not ID,MODE,BYTES", v);
+		return trace_errf(err, errlen, -EINVAL, "config: block=%s is not ID,MODE,BYTES", v);
 	*mode++ = 0;
 	*size++ = 0;
 	struct block_spec b = { .format = BLOCK_FORMAT_FILE, .fd = -1 };
 	if (strlen(id) > GC_MAX_BLOCK_DEVICE_ID)
-		return errf(err, errlen, -EINVAL, "config: block id longer than %d", GC_MAX_BLOCK_DEVICE_ID);
+		return trace_errf(err, errlen, -EINVAL, "config: block id longer than %d", GC_MAX_BLOCK_DEVICE_ID);
 	snprintf(b.id, sizeof(b.id), "%s", id);
 	int m = -1;
 	for (int i = 0; i < 3; i++)
@@ -130,7 +118,7 @@ static int decode_block(struct guest_config *c, char *v, char *err, size_t errle
 			m = i;
 	uint64_t bytes;
 	if (m < 0 || parse_u64(size, 1ull << 50, &bytes) < 0)
-		return errf(err, errlen, -EINVAL, "config: block %s: bad mode '%s' or size '%s'", id, mode,
+		return trace_errf(err, errlen, -EINVAL, "config: block %s: bad mode '%s' or size '%s'", id, mode,
 		            size);
 	b.mode = (enum block_mode)m;
 	/* No disk image: a sparse stand-in of the recorded size gives the
@@ -140,12 +128,12 @@ static int decode_block(struct guest_config *c, char *v, char *err, size_t errle
 		int e = errno;
 		if (b.fd >= 0)
 			close(b.fd);
-		return errf(err, errlen, -e, "config: block %s: stand-in disk: %s", id, strerror(e));
+		return trace_errf(err, errlen, -e, "config: block %s: stand-in disk: %s", id, strerror(e));
 	}
 	struct block_spec *nb = realloc(c->block_devices, (c->n_block_devices + 1) * sizeof(*nb));
 	if (!nb) {
 		close(b.fd);
-		return errf(err, errlen, -ENOMEM, "out of memory");
+		return trace_errf(err, errlen, -ENOMEM, "out of memory");
 	}
 	c->block_devices = nb;
 	c->block_devices[c->n_block_devices++] = b;
@@ -159,12 +147,12 @@ static int decode_net(struct guest_config *c, const char *v, char *err, size_t e
 	char tail;
 	if (sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5],
 	           &tail) != 6 || strlen(v) != 17)
-		return errf(err, errlen, -EINVAL, "config: net=%.40s is not a MAC address", v);
+		return trace_errf(err, errlen, -EINVAL, "config: net=%.40s is not a MAC address", v);
 	if (c->n_net_devices >= GC_MAX_NET_DEVICES)
-		return errf(err, errlen, -EINVAL, "config: more than %d net devices", GC_MAX_NET_DEVICES);
+		return trace_errf(err, errlen, -EINVAL, "config: more than %d net devices", GC_MAX_NET_DEVICES);
 	struct net_spec *nn = realloc(c->net_devices, (c->n_net_devices + 1) * sizeof(*nn));
 	if (!nn)
-		return errf(err, errlen, -ENOMEM, "out of memory");
+		return trace_errf(err, errlen, -ENOMEM, "out of memory");
 	c->net_devices = nn;
 	struct net_spec *ns = &c->net_devices[c->n_net_devices++];
 	memset(ns, 0, sizeof(*ns));
@@ -178,29 +166,29 @@ int trace_config_decode(const char *text, struct guest_config *c, char *err, siz
 {
 	gc_init(c);
 	if (!text)
-		return errf(err, errlen, -EINVAL, "the trace has no config meta");
+		return trace_errf(err, errlen, -EINVAL, "the trace has no config meta");
 	char *copy = strdup(text);
 	if (!copy)
-		return errf(err, errlen, -ENOMEM, "out of memory");
+		return trace_errf(err, errlen, -ENOMEM, "out of memory");
 	int rc = 0;
 	char *save = NULL;
 	for (char *line = strtok_r(copy, "\n", &save); line && !rc;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char *v = strchr(line, '=');
 		if (!v) {
-			rc = errf(err, errlen, -EINVAL, "config: line '%.60s' has no '='", line);
+			rc = trace_errf(err, errlen, -EINVAL, "config: line '%.60s' has no '='", line);
 			break;
 		}
 		*v++ = 0;
 		uint64_t n;
 		if (strcmp(line, "cpus") == 0) {
 			if (parse_u64(v, 255, &n) < 0 || n == 0)
-				rc = errf(err, errlen, -EINVAL, "config: bad cpus '%s'", v);
+				rc = trace_errf(err, errlen, -EINVAL, "config: bad cpus '%s'", v);
 			c->has_cpus = true;
 			c->cpus = (uint8_t)n;
 		} else if (strcmp(line, "memory") == 0) {
 			if (parse_u64(v, 1ull << 46, &n) < 0 || n == 0)
-				rc = errf(err, errlen, -EINVAL, "config: bad memory '%s'", v);
+				rc = trace_errf(err, errlen, -EINVAL, "config: bad memory '%s'", v);
 			c->has_guest_memory = true;
 			c->guest_memory = n;
 		} else if (strcmp(line, "kernel_type") == 0) {
@@ -210,14 +198,14 @@ int trace_config_decode(const char *text, struct guest_config *c, char *err, siz
 			else if (strcmp(v, "zircon") == 0)
 				c->kernel_type = KERNEL_ZIRCON;
 			else
-				rc = errf(err, errlen, -EINVAL, "config: bad kernel_type '%s'", v);
+				rc = trace_errf(err, errlen, -EINVAL, "config: bad kernel_type '%s'", v);
 		} else if (strcmp(line, "cmdline") == 0) {
 			free(c->cmdline);
 			if (!(c->cmdline = strdup(v)))
-				rc = errf(err, errlen, -ENOMEM, "out of memory");
+				rc = trace_errf(err, errlen, -ENOMEM, "out of memory");
 		} else if (strcmp(line, "rng") == 0) {
 			if (strcmp(v, "0") && strcmp(v, "1"))
-				rc = errf(err, errlen, -EINVAL, "config: bad rng '%s'", v);
+				rc = trace_errf(err, errlen, -EINVAL, "config: bad rng '%s'", v);
 			c->has_virtio_rng = true;
 			c->virtio_rng = v[0] == '1';
 		} else if (strcmp(line, "block") == 0) {
@@ -225,7 +213,7 @@ int trace_config_decode(const char *text, struct guest_config *c, char *err, siz
 		} else if (strcmp(line, "console") == 0 || strcmp(line, "balloon") == 0) {
 			bool con = line[0] == 'c';
 			if (strcmp(v, "0") && strcmp(v, "1"))
-				rc = errf(err, errlen, -EINVAL, "config: bad %s '%s'", line, v);
+				rc = trace_errf(err, errlen, -EINVAL, "config: bad %s '%s'", line, v);
 			if (con)
 				c->has_virtio_console = c->virtio_console = v[0] == '1';
 			else
@@ -233,7 +221,7 @@ int trace_config_decode(const char *text, struct guest_config *c, char *err, siz
 		} else if (strcmp(line, "net") == 0) {
 			rc = decode_net(c, v, err, errlen);
 		} else {
-			rc = errf(err, errlen, -ENOTSUP,
+			rc = trace_errf(err, errlen, -ENOTSUP,
 			          "config: unknown key '%.40s' (a trace from a newer vmm?)", line);
 		}
 	}
@@ -242,7 +230,7 @@ int trace_config_decode(const char *text, struct guest_config *c, char *err, siz
 		/* The kernel is never loaded in replay; Create still wants a file. */
 		c->kernel_fd = memfd_create("replay-no-kernel", MFD_CLOEXEC);
 		if (c->kernel_fd < 0)
-			rc = errf(err, errlen, -errno, "memfd: %s", strerror(errno));
+			rc = trace_errf(err, errlen, -errno, "memfd: %s", strerror(errno));
 	}
 	if (rc)
 		gc_free(c);
@@ -304,7 +292,7 @@ int trace_record_meta(struct trace_writer *w, const struct guest_config *c,
 	if (!r)
 		r = trace_writer_set_meta(w, "created", when);
 	if (r)
-		errf(err, errlen, r, "cannot write the trace's meta");
+		trace_errf(err, errlen, r, "cannot write the trace's meta");
 	return r;
 }
 
@@ -399,7 +387,7 @@ int trace_replay_script(const struct script *s, const char *config, const struct
 		gc_free(&cfg);
 		if (devnull >= 0)
 			close(devnull);
-		return errf(err, errlen, -ENOMEM, "out of memory");
+		return trace_errf(err, errlen, -ENOMEM, "out of memory");
 	}
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);

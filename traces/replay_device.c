@@ -60,18 +60,6 @@ struct dev_replay {
 	char note[160]; /* an event the replayer could not even attempt */
 };
 
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 bool trace_config_is_device(const char *config)
 {
@@ -84,7 +72,7 @@ static int parse_config(const char *text, struct dev_config *c, char *err, size_
 	c->mode = BLOCK_DEV_READ_WRITE;
 	char *copy = strdup(text);
 	if (!copy)
-		return errf(err, errlen, -ENOMEM, "out of memory");
+		return trace_errf(err, errlen, -ENOMEM, "out of memory");
 	int rc = 0;
 	bool have_dev = false;
 	char *save = NULL;
@@ -92,7 +80,7 @@ static int parse_config(const char *text, struct dev_config *c, char *err, size_
 	     line = strtok_r(NULL, "\n", &save)) {
 		char *v = strchr(line, '=');
 		if (!v) {
-			rc = errf(err, errlen, -EINVAL, "config: line '%.60s' has no '='", line);
+			rc = trace_errf(err, errlen, -EINVAL, "config: line '%.60s' has no '='", line);
 			break;
 		}
 		*v++ = 0;
@@ -106,7 +94,7 @@ static int parse_config(const char *text, struct dev_config *c, char *err, size_
 					have_dev = true;
 				}
 			if (!have_dev)
-				rc = errf(err, errlen, -ENOTSUP, "config: device '%.40s' cannot be replayed "
+				rc = trace_errf(err, errlen, -ENOTSUP, "config: device '%.40s' cannot be replayed "
 				          "(block, rng, console, net, balloon)", v);
 		} else if (strcmp(line, "block_mode") == 0) {
 			if (strcmp(v, "rw") == 0)
@@ -116,29 +104,29 @@ static int parse_config(const char *text, struct dev_config *c, char *err, size_
 			else if (strcmp(v, "volatile") == 0)
 				c->mode = BLOCK_DEV_VOLATILE;
 			else
-				rc = errf(err, errlen, -EINVAL, "config: bad block_mode '%.20s'", v);
+				rc = trace_errf(err, errlen, -EINVAL, "config: bad block_mode '%.20s'", v);
 		} else if (strcmp(line, "block_id") == 0) {
 			snprintf(c->id, sizeof(c->id), "%s", v);
 		} else if (strcmp(line, "block_bytes") == 0) {
 			errno = 0;
 			unsigned long long b = strtoull(v, &end, 10);
 			if (errno || *end || !*v || v[0] == '-' || b > (1ull << 50))
-				rc = errf(err, errlen, -EINVAL, "config: bad block_bytes '%.30s'", v);
+				rc = trace_errf(err, errlen, -EINVAL, "config: bad block_bytes '%.30s'", v);
 			c->bytes = b;
 		} else if (strcmp(line, "balloon_pages") == 0) {
 			errno = 0;
 			unsigned long p = strtoul(v, &end, 10);
 			if (errno || *end || !*v || v[0] == '-' || p > UINT32_MAX)
-				rc = errf(err, errlen, -EINVAL, "config: bad balloon_pages '%.30s'", v);
+				rc = trace_errf(err, errlen, -EINVAL, "config: bad balloon_pages '%.30s'", v);
 			c->balloon_pages = (uint32_t)p;
 		} else {
-			rc = errf(err, errlen, -ENOTSUP,
+			rc = trace_errf(err, errlen, -ENOTSUP,
 			          "config: unknown key '%.40s' (a trace from a newer vmm_device?)", line);
 		}
 	}
 	free(copy);
 	if (!rc && !have_dev)
-		rc = errf(err, errlen, -EINVAL, "config: no device");
+		rc = trace_errf(err, errlen, -EINVAL, "config: no device");
 	return rc;
 }
 
@@ -303,18 +291,18 @@ static int build_device(struct dev_replay *r, const struct dev_config *c, char *
 		r->blk = calloc(1, sizeof(*r->blk));
 		r->disk_fd = memfd_create("replay-disk", MFD_CLOEXEC);
 		if (!r->blk || r->disk_fd < 0 || ftruncate(r->disk_fd, (off_t)c->bytes) < 0)
-			return errf(err, errlen, -ENOMEM, "cannot make the stand-in disk");
+			return trace_errf(err, errlen, -ENOMEM, "cannot make the stand-in disk");
 		struct block_io io = { r, blk_pread, blk_pwrite, blk_sync };
 		int rc = virtio_block_init(r->blk, r->disk_fd, c->mode, c->id, &io);
 		if (rc < 0)
-			return errf(err, errlen, rc, "block device: %s", strerror(-rc));
+			return trace_errf(err, errlen, rc, "block device: %s", strerror(-rc));
 		r->dev = &r->blk->dev;
 		return 0;
 	}
 	case D_RNG: {
 		r->rng = calloc(1, sizeof(*r->rng));
 		if (!r->rng)
-			return errf(err, errlen, -ENOMEM, "out of memory");
+			return trace_errf(err, errlen, -ENOMEM, "out of memory");
 		struct rng_host h = { r, entropy };
 		virtio_rng_init(r->rng, &h);
 		r->dev = &r->rng->dev;
@@ -323,7 +311,7 @@ static int build_device(struct dev_replay *r, const struct dev_config *c, char *
 	case D_CONSOLE: {
 		r->con = calloc(1, sizeof(*r->con));
 		if (!r->con)
-			return errf(err, errlen, -ENOMEM, "out of memory");
+			return trace_errf(err, errlen, -ENOMEM, "out of memory");
 		/* No rx_space: held input comes back as recorded events. */
 		struct console_host h = { r, con_write, NULL };
 		virtio_console_init(r->con, &h);
@@ -333,7 +321,7 @@ static int build_device(struct dev_replay *r, const struct dev_config *c, char *
 	case D_NET: {
 		r->net = calloc(1, sizeof(*r->net));
 		if (!r->net)
-			return errf(err, errlen, -ENOMEM, "out of memory");
+			return trace_errf(err, errlen, -ENOMEM, "out of memory");
 		struct net_host h = { r, net_send, NULL };
 		virtio_net_init(r->net, vmm_device_mac, &h);
 		r->dev = &r->net->dev;
@@ -342,14 +330,14 @@ static int build_device(struct dev_replay *r, const struct dev_config *c, char *
 	case D_BALLOON: {
 		r->bal = calloc(1, sizeof(*r->bal));
 		if (!r->bal)
-			return errf(err, errlen, -ENOMEM, "out of memory");
+			return trace_errf(err, errlen, -ENOMEM, "out of memory");
 		struct balloon_host h = { r, balloon_discard, NULL, NULL };
 		virtio_balloon_init(r->bal, &h, false);
 		r->dev = &r->bal->dev;
 		return 0;
 	}
 	}
-	return errf(err, errlen, -EINVAL, "no device");
+	return trace_errf(err, errlen, -EINVAL, "no device");
 }
 
 static double ms_since(const struct timespec *t0)
@@ -370,7 +358,7 @@ int trace_replay_device(const struct script *s, const char *config, struct repla
 		return rc;
 	struct dev_replay *r = calloc(1, sizeof(*r));
 	if (!r)
-		return errf(err, errlen, -ENOMEM, "out of memory");
+		return trace_errf(err, errlen, -ENOMEM, "out of memory");
 	r->disk_fd = -1;
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -386,7 +374,7 @@ int trace_replay_device(const struct script *s, const char *config, struct repla
 	struct hv_vcpu *v = NULL;
 	rc = build_device(r, &dc, err, errlen);
 	if (!rc && (rc = vhu_init(&r->server, r->dev)) < 0)
-		errf(err, errlen, rc, "vhost-user server: %s", strerror(-rc));
+		trace_errf(err, errlen, rc, "vhost-user server: %s", strerror(-rc));
 	if (rc)
 		goto out;
 	server_up = true;
@@ -398,7 +386,7 @@ int trace_replay_device(const struct script *s, const char *config, struct repla
 	if (!rc)
 		rc = hv_sim_ops.vcpu_create(r->g, 0, &v);
 	if (rc) {
-		errf(err, errlen, rc, "sim: %s", strerror(-rc));
+		trace_errf(err, errlen, rc, "sim: %s", strerror(-rc));
 		goto out;
 	}
 	res->create_ms = ms_since(&t0);

@@ -52,9 +52,7 @@ static const char schema_views[] =
 	"WHEN 2 THEN 'host' WHEN 3 THEN 'memw' WHEN 4 THEN 'input' ELSE kind END AS kind, "
 	"device, printf('0x%x', addr) AS addr, value, length(data) AS bytes FROM outputs;";
 
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+int trace_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
 	if (err && errlen) {
 		va_list ap;
@@ -180,7 +178,7 @@ static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		errf(err, errlen, -EIO, "%s", msg ? msg : "sqlite error");
+		trace_errf(err, errlen, -EIO, "%s", msg ? msg : "sqlite error");
 		sqlite3_free(msg);
 		return -EIO;
 	}
@@ -190,19 +188,19 @@ static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 struct trace_writer *trace_writer_open(const char *path, char *err, size_t errlen)
 {
 	if (unlink(path) < 0 && errno != ENOENT) {
-		errf(err, errlen, -errno, "%s: cannot replace: %s", path, strerror(errno));
+		trace_errf(err, errlen, -errno, "%s: cannot replace: %s", path, strerror(errno));
 		return NULL;
 	}
 	struct trace_writer *w = calloc(1, sizeof(*w));
 	if (!w) {
-		errf(err, errlen, -ENOMEM, "out of memory");
+		trace_errf(err, errlen, -ENOMEM, "out of memory");
 		return NULL;
 	}
 	pthread_mutex_init(&w->lock, NULL);
 	char e2[256];
 	if (sqlite3_open_v2(path, &w->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
-		errf(err, errlen, -EIO, "%s: cannot create: %s", path,
+		trace_errf(err, errlen, -EIO, "%s: cannot create: %s", path,
 		     w->db ? sqlite3_errmsg(w->db) : "out of memory");
 		goto fail;
 	}
@@ -237,7 +235,7 @@ struct trace_writer *trace_writer_open(const char *path, char *err, size_t errle
 	}
 	return w;
 fail_sql:
-	errf(err, errlen, -EIO, "%s: %s", path, e2);
+	trace_errf(err, errlen, -EIO, "%s: %s", path, e2);
 fail:
 	sqlite3_finalize(w->ins_event);
 	sqlite3_finalize(w->ins_memr);
@@ -533,7 +531,7 @@ struct ev_sink trace_recorder_sink(struct trace_writer *w)
 int trace_writer_close(struct trace_writer *w, char *err, size_t errlen)
 {
 	if (!w)
-		return errf(err, errlen, -EINVAL, "no writer");
+		return trace_errf(err, errlen, -EINVAL, "no writer");
 	pthread_mutex_lock(&w->lock);
 	/* Outputs after the last exit still belong to it. */
 	flush_held(w, w->seq);
@@ -554,7 +552,7 @@ int trace_writer_close(struct trace_writer *w, char *err, size_t errlen)
 	}
 	int r = w->err;
 	if (r)
-		errf(err, errlen, r, "%s", w->errmsg);
+		trace_errf(err, errlen, r, "%s", w->errmsg);
 	pthread_mutex_unlock(&w->lock);
 	pthread_mutex_destroy(&w->lock);
 	free(w);

@@ -105,4 +105,9 @@ void script_digest(const struct script *s, uint8_t out[32]);
 /* Lowercase hex of a 32-byte digest into out[65]. */
 void trace_hex_digest(const uint8_t d[32], char out[65]);
 
+/* Format a message into err (if any) and return rc: the traces/ modules'
+ * one way of failing with a precise message. */
+int trace_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 #endif
