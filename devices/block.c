@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 #include "devices/mutant.h"
 
 /* ---- VOLATILE_WRITE overlay: 64 KiB chunks, allocated on first write ---- */

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "vmm/bus.h"
+#include "base/bus_device.h"
 
 #define I8042_BASE 0x60
 #define I8042_PORTS 5

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 #include "devices/mutant.h"
 
 static void rng_notify(struct virtio_device *d, unsigned q)

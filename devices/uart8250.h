@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/bus.h"
+#include "base/bus_device.h"
 
 #define UART8250_PORTS 8
 #define UART8250_RX_FIFO 16

@@ -16,7 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define PAGE 4096ull
 /* Bound on the host address space one memory table may reserve. */

@@ -48,8 +48,8 @@
 #include <stdint.h>
 
 #include "devices/virtio.h"
-#include "vmm/events.h"
-#include "vmm/guest_mem.h"
+#include "base/events.h"
+#include "base/guest_mem.h"
 
 /* Requests (front end -> back end). */
 enum vhu_request {

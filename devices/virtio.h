@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "devices/virtqueue.h"
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #define VIRTIO_MAX_QUEUES 8
 

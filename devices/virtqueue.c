@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 struct desc {
 	uint64_t addr;

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #define VQ_MAX_SIZE 32768u
 /* Buffers one chain may have, direct and indirect together. */

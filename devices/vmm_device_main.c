@@ -31,7 +31,7 @@
 #include "devices/vhost_user.h"
 #include "devices/vsock.h"
 #include "traces/trace.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 /* Exit statuses, as --help documents them. */
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };

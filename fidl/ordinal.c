@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "sha256.h"
+#include "base/sha256.h"
 
 uint64_t fidl_method_ordinal(const char *selector)
 {

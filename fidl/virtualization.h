@@ -3,7 +3,7 @@
  * Owns: method ordinals and the byte layout of every request and response of
  * GuestLifecycle, Guest, HostVsockEndpoint, HostVsockAcceptor,
  * BalloonController and GuestManager, and the mapping of the GuestConfig
- * table onto struct guest_config (vmm/guest_config.h) and of GuestInfo onto
+ * table onto struct guest_config (api/guest_config.h) and of GuestInfo onto
  * struct fv_guest_info.
  *
  * Sources: the RFC-0210 seed for GuestLifecycle, GuestError and GuestConfig
@@ -51,8 +51,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/guest_config.h"
-#include "vmm/guest_error.h"
+#include "api/guest_config.h"
+#include "api/guest_error.h"
 #include "wire.h"
 
 /* Ordinals: fidl_method_ordinal("fuchsia.virtualization/<Protocol>.<Method>")

@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "zx_status.h"
+#include "api/zx_status.h"
 
 /* Zircon channel limits, kept here so a message that fits a socket would fit
  * a channel too. */

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "fidl/virtualization.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 static struct fidl_msg msg;
 

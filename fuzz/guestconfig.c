@@ -7,6 +7,7 @@
  * Oracle: no crash; no fd leaked whether decoding succeeds or fails; for a
  * decodable config, gc_validate and the model agree (tests/lib/model_glue.h:
  * accept/reject and the field named; known divergences are allowed). */
+#include "vmm/guest_config_check.h"
 #include "harness.h"
 
 #include <fcntl.h>
@@ -19,7 +20,7 @@
 #include "fidl/virtualization.h"
 #include "tests/lib/mini_kernel.h"
 #include "tests/lib/model_glue.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define MAX_VCPUS 8
 

@@ -15,7 +15,7 @@
 
 #include "traces/script.h"
 #include "traces/trace.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 static char path[64];
 

@@ -16,7 +16,7 @@
 
 #include "devices/rng.h"
 #include "devices/vhost_user.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 static int entropy(void *ctx, void *buf, size_t len)
 {

@@ -25,7 +25,7 @@
 #include "devices/rng.h"
 #include "model/virtqueue_model.h"
 #include "tests/lib/vdriver.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define RAM 0x110000u /* 1 MiB + 64 KiB: rings low, heap from 1 MiB */
 #define DESC 0x10000u

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "tests/lib/vq_diff.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define RAM (64u << 10)
 

@@ -29,7 +29,7 @@
 #include "launcher/audit.h"
 #include "launcher/guest_package.h"
 #include "launcher/lifecycle_client.h"
-#include "vmm/cli_args.h"
+#include "base/cli_args.h"
 
 #define DEFAULT_LAUNCHER "/run/vmm/launcher.sock"
 #define CALL_TIMEOUT_MS 40000 /* Launch waits for the vmm's Create */

@@ -35,8 +35,8 @@
 #include "fidl/virtualization.h"
 #include "launcher/guest_package.h"
 #include "launcher/lifecycle_client.h"
-#include "vmm/cli_args.h"
-#include "vmm/log.h"
+#include "base/cli_args.h"
+#include "base/log.h"
 
 #define MAX_CLIENTS 32
 #define MAX_PROBLEMS 4

@@ -13,13 +13,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmm/cli_args.h"
+#include "base/err.h"
+#include "base/cli_args.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	verrf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -1;
 }

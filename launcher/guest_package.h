@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/guest_config.h"
+#include "api/guest_config.h"
 
 #define PKG_MAX_IMAGES 8
 #define PKG_MAX_VSOCK 8

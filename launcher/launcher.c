@@ -20,7 +20,7 @@
 #include "fidl/channel.h"
 #include "fidl/ordinal.h"
 #include "fidl/virtualization.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 struct guest_entry {
 	pid_t pid;

@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/guest_config.h"
-#include "vmm/guest_error.h"
+#include "api/guest_config.h"
+#include "api/guest_error.h"
 
 #ifndef ZX_ERR_TIMED_OUT
 #define ZX_ERR_TIMED_OUT (-21)

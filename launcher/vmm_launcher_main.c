@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "launcher/launcher.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 static const char usage[] =
 	"usage: vmm_launcher --socket PATH [options]\n"

@@ -1,15 +1,15 @@
 /* model/guest_config_model.h - executable specification of which GuestConfigs
  * a vmm accepts.
  *
- * Owns: the acceptance rules, restated independently of vmm/guest_config.c
- * from the seed's GuestConfig table and vmm/guest_config.h's documented
+ * Owns: the acceptance rules, restated independently of vmm/guest_config_check.c
+ * from the seed's GuestConfig table and api/guest_config.h's documented
  * limits, as one predicate over a plain description of a config (no fds, no
  * kernel files: their relevant facts are fields). mg_check reports EVERY
  * rule a config breaks, not just the first, so a differential test can ask
  * "is the rule the real code named one of the broken ones?" without caring
  * about the order in which an implementation happens to check.
  *
- * Where these rules go beyond what vmm/guest_config.c checks (a device this
+ * Where these rules go beyond what vmm/guest_config_check.c checks (a device this
  * vmm cannot provide, a block file that cannot be read), the model follows
  * the seed: a config that asks for something the guest will not get is a
  * BAD_CONFIG, not a silent omission. See model/README.md.
@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Limits, restated from vmm/guest_config.h's contract and the seed. */
+/* Limits, restated from api/guest_config.h's contract and the seed. */
 #define MG_MAX_BLOCK_ID 20
 #define MG_MAX_BLOCK_DEVICES 32
 #define MG_MAX_NET_DEVICES 32

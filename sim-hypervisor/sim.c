@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "fidl/sha256.h"
+#include "base/sha256.h"
 
 #define SIM_MAX_REGIONS 16
 #define SIM_MAX_TRAPS 256

@@ -19,8 +19,10 @@
 #include <stddef.h>
 
 #include "traces/script.h"
-#include "vmm/events.h"
-#include "vmm/hv.h"
+#include "base/events.h"
+#include "base/hv.h"
+
+extern const struct hv_ops hv_sim_ops;
 
 /* hv_exit.reason of the FAILURE every vcpu_enter returns after a divergence. */
 #define SIM_DIVERGED 0x51d1u

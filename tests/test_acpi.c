@@ -11,7 +11,7 @@
 
 #include "tests/lib/build_path.h"
 #include "vmm/acpi.h"
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 /* The vm's virtio-mmio window and GSIs (vmm/vm.h), spelled out so the test
  * does not depend on the vm's header. */

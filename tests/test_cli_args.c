@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vmm/cli_args.h"
+#include "base/cli_args.h"
 
 static void test_sizes(void **s)
 {

@@ -12,7 +12,7 @@
 
 #include "testutil.h"
 #include "fidl/ordinal.h"
-#include "fidl/sha256.h"
+#include "base/sha256.h"
 #include "fidl/wire.h"
 
 static struct fidl_msg M;

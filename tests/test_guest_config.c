@@ -8,7 +8,8 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "vmm/guest_config.h"
+#include "api/guest_config.h"
+#include "vmm/guest_config_check.h"
 
 #define MAXV 8
 

@@ -6,7 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 static void test_create_rejects_bad_sizes(void **s)
 {

@@ -5,6 +5,7 @@
  * that completed reads land in guest registers/memory, and that a kick gets a
  * halted vCPU out of KVM_RUN. Skips when /dev/kvm is unusable.
  */
+#include "vmm/hv/kvm.h"
 #include "tests/testutil.h"
 
 #include <errno.h>
@@ -16,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmm/hv.h"
+#include "base/hv.h"
 
 #define MEM_SIZE 0x4000ul /* 16 KiB at gpa 0: everything above exits */
 #define CODE 0x1000

@@ -14,6 +14,7 @@
  * and read that line echoed back. Exits are counted through an ev_sink.
  * Skips, saying why, when /dev/kvm cannot be opened or a VM cannot be created.
  */
+#include "vmm/hv/kvm.h"
 #include "tests/testutil.h"
 #include "tests/lib/build_path.h"
 
@@ -29,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmm/hv.h"
+#include "base/hv.h"
 #include "vmm/lifecycle.h"
 
 #define CMDLINE "kvm-test greeting=hello"

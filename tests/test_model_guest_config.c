@@ -1,4 +1,4 @@
-/* Differential test: gc_validate (vmm/guest_config.c) against the model's
+/* Differential test: gc_validate (vmm/guest_config_check.c) against the model's
  * rules (model/guest_config_model.c) on seeded random GuestConfigs with edge
  * values in every field. They agree when both accept, or both refuse and the
  * field gc_validate names is one the model found broken. Rules where this
@@ -17,7 +17,8 @@
 
 #include "lib/mini_kernel.h"
 #include "lib/model_glue.h"
-#include "vmm/guest_config.h"
+#include "api/guest_config.h"
+#include "vmm/guest_config_check.h"
 
 #define MAX_VCPUS 8
 

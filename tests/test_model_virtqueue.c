@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "lib/vq_diff.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define RAM (64u << 10)
 #define DATA 0x4000u

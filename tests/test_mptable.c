@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vmm/guest_mem.h"
-#include "vmm/hv.h"
+#include "base/guest_mem.h"
+#include "base/hv.h"
 #include "vmm/mptable.h"
 
 static uint8_t sum(const uint8_t *p, size_t n)

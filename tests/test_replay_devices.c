@@ -24,7 +24,7 @@
 
 #include "lib/fake_hv.h"
 #include "lib/mini_kernel.h"
-#include "traces/replay.h"
+#include "replay/replay.h"
 #include "traces/trace.h"
 #include "vmm/lifecycle.h"
 #include "vmm/vm.h"

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "traces/replay.h"
+#include "replay/replay.h"
 #include "traces/trace.h"
 
 #define BUNDLED "traces/bundled/*.db"

@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fidl/zx_status.h"
+#include "api/zx_status.h"
 #include "launcher/lifecycle_client.h"
 #include "vmm/serve.h"
 

@@ -31,8 +31,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "vmm/events.h"
-#include "vmm/hv.h"
+#include "base/events.h"
+#include "base/hv.h"
 
 #define SCRIPT_VERSION 1
 #define SCRIPT_MAX_LINE 8192        /* bytes, newline excluded */

@@ -20,7 +20,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "fidl/sha256.h"
+#include "base/err.h"
+#include "base/sha256.h"
 
 #define COMPRESS_MIN 64
 /* Held records between two exits: a device producing more while handling one
@@ -54,12 +55,10 @@ static const char schema_views[] =
 
 int trace_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	verrf(err, errlen, fmt, ap);
+	va_end(ap);
 	return rc;
 }
 

@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "traces/script.h"
-#include "vmm/events.h"
+#include "base/events.h"
 
 #define TRACE_FORMAT_VERSION 2
 /* Limits the reader enforces (a trace beyond them is refused as absurd). */

@@ -52,7 +52,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "guest_mem.h"
+#include "base/guest_mem.h"
 
 #define ACPI_TABLES_GPA 0xe0000ull
 #define ACPI_TABLES_END 0xf0000ull

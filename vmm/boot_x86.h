@@ -11,8 +11,8 @@
 
 #include <stdint.h>
 
-#include "guest_mem.h"
-#include "hv.h"
+#include "base/guest_mem.h"
+#include "base/hv.h"
 
 #define E820_RAM 1
 #define E820_RESERVED 2

@@ -10,15 +10,9 @@
 
 #include <stdint.h>
 
+#include "base/bus_device.h"
+
 #define BUS_MAX_RANGES 128
-
-enum bus_space { BUS_MMIO = 0, BUS_PIO = 1 };
-
-struct bus_device_ops {
-	/* size is 1, 2, 4 or 8; off + size <= the registered length. */
-	uint64_t (*read)(void *ctx, uint64_t off, unsigned size);
-	void (*write)(void *ctx, uint64_t off, unsigned size, uint64_t value);
-};
 
 struct bus_range {
 	uint64_t base, len;

@@ -1,4 +1,5 @@
 /* vmm/lifecycle.c - see lifecycle.h. */
+#include "vmm/guest_config_check.h"
 #include "lifecycle.h"
 
 #include <errno.h>
@@ -10,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fidl/zx_status.h"
-#include "log.h"
+#include "api/zx_status.h"
+#include "base/log.h"
 #include "vm.h"
 
 enum lc_state { LC_NOT_CREATED, LC_CREATED, LC_RUNNING };

@@ -20,10 +20,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "events.h"
-#include "guest_config.h"
-#include "guest_error.h"
-#include "hv.h"
+#include "base/events.h"
+#include "api/guest_config.h"
+#include "api/guest_error.h"
+#include "base/hv.h"
 
 struct lc_options {
 	const struct hv_ops *hv;  /* backend */

@@ -14,30 +14,20 @@
 
 #define PAGE 4096ull
 
-void lerr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 int kf_open(struct kfile *f, int fd, const char *what, char *err, size_t errlen)
 {
 	struct stat st;
 	if (fd < 0) {
-		lerr(err, errlen, "%s: no file (fd %d)", what, fd);
+		errf(err, errlen, "%s: no file (fd %d)", what, fd);
 		return -1;
 	}
 	if (fstat(fd, &st) != 0) {
-		lerr(err, errlen, "%s: fstat failed: %s", what, strerror(errno));
+		errf(err, errlen, "%s: fstat failed: %s", what, strerror(errno));
 		return -1;
 	}
 	/* Only a regular file has a size to check every read against. */
 	if (!S_ISREG(st.st_mode)) {
-		lerr(err, errlen, "%s: not a regular file", what);
+		errf(err, errlen, "%s: not a regular file", what);
 		return -1;
 	}
 	f->fd = fd;
@@ -88,19 +78,19 @@ enum guest_error loader_put_cmdline(const struct guest_mem *gm, const char *cmdl
 		cmdline = "";
 	uint64_t len = strlen(cmdline);
 	if (len > max_len) {
-		lerr(err, errlen,
+		errf(err, errlen,
 		     "command line is %" PRIu64 " bytes; the kernel accepts at most %" PRIu64
 		     " (cmdline_size)", len, max_len);
 		return GUEST_ERR_KERNEL_LOAD_FAILURE;
 	}
 	if (len + 1 > LOADER_CMDLINE_MAX) {
-		lerr(err, errlen,
+		errf(err, errlen,
 		     "command line is %" PRIu64 " bytes; the vmm's command line area holds %llu",
 		     len, LOADER_CMDLINE_MAX - 1);
 		return GUEST_ERR_KERNEL_LOAD_FAILURE;
 	}
 	if (gm_write(gm, LOADER_CMDLINE_GPA, cmdline, len + 1) != 0) {
-		lerr(err, errlen, "command line area at 0x%llx is not guest RAM", LOADER_CMDLINE_GPA);
+		errf(err, errlen, "command line area at 0x%llx is not guest RAM", LOADER_CMDLINE_GPA);
 		return GUEST_ERR_KERNEL_LOAD_FAILURE;
 	}
 	return GUEST_OK;
@@ -127,11 +117,11 @@ enum guest_error loader_put_ramdisk(const struct guest_mem *gm, int ramdisk_fd,
 	if (kf_open(&rf, ramdisk_fd, "ramdisk", err, errlen) != 0)
 		return GUEST_ERR_KERNEL_LOAD_FAILURE;
 	if (rf.size == 0) {
-		lerr(err, errlen, "ramdisk: file is empty");
+		errf(err, errlen, "ramdisk: file is empty");
 		return GUEST_ERR_KERNEL_LOAD_FAILURE;
 	}
 	if (rf.size > gm->size) {
-		lerr(err, errlen,
+		errf(err, errlen,
 		     "ramdisk is %" PRIu64 " bytes, larger than guest RAM (%" PRIu64 " bytes)",
 		     rf.size, gm->size);
 		return GUEST_ERR_KERNEL_LOAD_FAILURE;
@@ -146,14 +136,14 @@ enum guest_error loader_put_ramdisk(const struct guest_mem *gm, int ramdisk_fd,
 		ok = place_top(h->gpa, h->gpa + h->len, rf.size, &a) && gm_valid(gm, a, rf.size);
 	}
 	if (!ok) {
-		lerr(err, errlen,
+		errf(err, errlen,
 		     "ramdisk of %" PRIu64 " bytes does not fit between the kernel end 0x%" PRIx64
 		     " and 0x%" PRIx64 " (guest RAM %" PRIu64 " bytes)",
 		     rf.size, lo, end, gm->size);
 		return GUEST_ERR_KERNEL_LOAD_FAILURE;
 	}
 	if (!kf_read_to_guest(&rf, 0, gm, a, rf.size)) {
-		lerr(err, errlen, "ramdisk: reading %" PRIu64 " bytes failed", rf.size);
+		errf(err, errlen, "ramdisk: reading %" PRIu64 " bytes failed", rf.size);
 		return GUEST_ERR_KERNEL_LOAD_FAILURE;
 	}
 	*addr = a;
@@ -173,7 +163,7 @@ enum guest_error loader_load(struct guest_mem *gm, int kernel_fd, int ramdisk_fd
 		return GUEST_ERR_KERNEL_LOAD_FAILURE;
 	/* The fixed boot-data pages and the kernel minimum must be RAM. */
 	if (!gm_valid(gm, 0, LOADER_KERNEL_MIN)) {
-		lerr(err, errlen, "guest RAM does not cover 0-1 MiB, where boot data goes");
+		errf(err, errlen, "guest RAM does not cover 0-1 MiB, where boot data goes");
 		return GUEST_ERR_KERNEL_LOAD_FAILURE;
 	}
 	enum kernel_format f = loader_detect(kernel_fd);
@@ -185,11 +175,11 @@ enum guest_error loader_load(struct guest_mem *gm, int kernel_fd, int ramdisk_fd
 		/* load_pvh re-parses and says precisely what is wrong or missing. */
 		return load_pvh(gm, &kf, ramdisk_fd, cmdline, bi, err, errlen);
 	case KFMT_ZBI:
-		lerr(err, errlen, "ZBI (Zircon) kernels are not supported by this vmm yet");
+		errf(err, errlen, "ZBI (Zircon) kernels are not supported by this vmm yet");
 		return GUEST_ERR_KERNEL_LOAD_FAILURE;
 	case KFMT_UNKNOWN:
 	default:
-		lerr(err, errlen,
+		errf(err, errlen,
 		     "kernel format not recognised (%" PRIu64 " bytes; not a bzImage, ELF or ZBI)",
 		     kf.size);
 		return GUEST_ERR_KERNEL_LOAD_FAILURE;

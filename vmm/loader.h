@@ -33,9 +33,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "guest_error.h"
-#include "guest_mem.h"
-#include "hv.h"
+#include "api/guest_error.h"
+#include "base/guest_mem.h"
+#include "base/hv.h"
 
 /* Fixed guest-physical addresses the loaders write, all in one place. They lie
  * below the EBDA (0x9fc00, where the MP table goes: left alone) and avoid

@@ -53,7 +53,7 @@
 
 #define FAIL(...)                                         \
 	do {                                              \
-		lerr(err, errlen, "bzImage: " __VA_ARGS__); \
+		errf(err, errlen, "bzImage: " __VA_ARGS__); \
 		return GUEST_ERR_KERNEL_LOAD_FAILURE;     \
 	} while (0)
 

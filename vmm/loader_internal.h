@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
 #include "loader.h"
 
 /* A kernel file: fd and its size, taken once so every read can be checked. */
@@ -29,9 +30,6 @@ bool kf_read(const struct kfile *f, uint64_t off, void *buf, uint64_t len);
  * gm_span, so never outside RAM). false on any bounds or read failure. */
 bool kf_read_to_guest(const struct kfile *f, uint64_t off, const struct guest_mem *gm,
                       uint64_t gpa, uint64_t len);
-
-void lerr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 static inline uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static inline uint32_t le32(const uint8_t *p)

@@ -40,7 +40,7 @@ struct seg {
 
 #define BAD(...)                                    \
 	do {                                        \
-		lerr(err, errlen, "ELF: " __VA_ARGS__); \
+		errf(err, errlen, "ELF: " __VA_ARGS__); \
 		return -1;                          \
 	} while (0)
 
@@ -129,7 +129,7 @@ static int scan_notes(const struct kfile *f, unsigned idx, const struct seg *s,
 		BAD("out of memory reading notes");
 	int rc = 0;
 	if (!kf_read(f, s->offset, buf, s->filesz)) {
-		lerr(err, errlen, "ELF: reading note segment %u failed", idx);
+		errf(err, errlen, "ELF: reading note segment %u failed", idx);
 		rc = -1;
 	}
 	uint64_t pos = 0, len = s->filesz;
@@ -138,7 +138,7 @@ static int scan_notes(const struct kfile *f, unsigned idx, const struct seg *s,
 		uint32_t type = le32(buf + pos + 8);
 		uint64_t name = pos + 12, desc = name + up4(namesz), next = desc + up4(descsz);
 		if (next > len) { /* all terms < 2^34: no overflow */
-			lerr(err, errlen,
+			errf(err, errlen,
 			     "ELF: note at offset 0x%" PRIx64 " of segment %u runs past its end", pos,
 			     idx);
 			rc = -1;
@@ -153,13 +153,13 @@ static int scan_notes(const struct kfile *f, unsigned idx, const struct seg *s,
 			} else if (descsz == 8) {
 				v = le64(buf + desc);
 			} else {
-				lerr(err, errlen, "ELF: PVH entry note has a %" PRIu64
+				errf(err, errlen, "ELF: PVH entry note has a %" PRIu64
 				     "-byte descriptor (want 4 or 8)", descsz);
 				rc = -1;
 				break;
 			}
 			if (v > UINT32_MAX) {
-				lerr(err, errlen, "ELF: PVH entry 0x%" PRIx64 " is above 4 GiB", v);
+				errf(err, errlen, "ELF: PVH entry 0x%" PRIx64 " is above 4 GiB", v);
 				rc = -1;
 				break;
 			}
@@ -194,7 +194,7 @@ int pvh_probe(const struct kfile *f, uint32_t *entry, char *err, size_t errlen)
 #undef BAD
 #define FAIL(...)                                     \
 	do {                                          \
-		lerr(err, errlen, "PVH: " __VA_ARGS__); \
+		errf(err, errlen, "PVH: " __VA_ARGS__); \
 		return GUEST_ERR_KERNEL_LOAD_FAILURE; \
 	} while (0)
 

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "hv.h"
+#include "base/hv.h"
 
 #define MP_SPEC_REV 4
 #define ENTRY_PROCESSOR 0

@@ -21,7 +21,7 @@
 
 #include <stddef.h>
 
-#include "guest_mem.h"
+#include "base/guest_mem.h"
 
 #define MPTABLE_FLOAT_GPA 0x9fc00ull
 #define MPTABLE_EBDA_END 0xa0000ull

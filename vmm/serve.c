@@ -15,7 +15,7 @@
 #include "fidl/virtualization.h"
 #include "devices/balloon.h"
 #include "vmm/lifecycle.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define SERVE_MAX_GUEST_CHANNELS 16
 

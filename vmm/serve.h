@@ -14,7 +14,7 @@
 #ifndef VMM_SERVE_H
 #define VMM_SERVE_H
 
-#include "hv.h"
+#include "base/hv.h"
 
 /* Serve until the lifecycle channel closes. hv_fd is the hypervisor handle
  * (-1: none; Create then fails with GUEST_INITIALIZATION_FAILURE). Returns

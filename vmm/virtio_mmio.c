@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 enum {
 	R_MAGIC = 0x000, R_VERSION = 0x004, R_DEVICE_ID = 0x008, R_VENDOR_ID = 0x00c,

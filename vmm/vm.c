@@ -14,7 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "base/err.h"
+#include "base/log.h"
 #include "acpi.h"
 #include "mptable.h"
 
@@ -243,12 +244,10 @@ static size_t replay_inject(void *ctx, const char *device, const void *data, siz
 
 enum guest_error vm_fail(char *err, size_t errlen, enum guest_error e, const char *fmt, ...)
 {
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	verrf(err, errlen, fmt, ap);
+	va_end(ap);
 	return e;
 }
 

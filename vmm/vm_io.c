@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "devices/net_tap.h"
-#include "log.h"
+#include "base/log.h"
 #include "vm.h"
 
 void vm_io_init(struct vm *vm)

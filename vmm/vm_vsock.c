@@ -36,7 +36,7 @@
 #include "devices/vsock.h"
 #include "fidl/channel.h"
 #include "fidl/virtualization.h"
-#include "log.h"
+#include "base/log.h"
 #include "vm.h"
 
 /* Room for every connection plus as many finishing (lingering) ones. */

@@ -20,13 +20,14 @@
 #include <unistd.h>
 
 #include "sim-hypervisor/sim.h"
-#include "traces/replay.h"
+#include "replay/replay.h"
 #include "traces/trace.h"
-#include "vmm/cli_args.h"
-#include "vmm/guest_config.h"
+#include "base/cli_args.h"
+#include "api/guest_config.h"
 #include "vmm/lifecycle.h"
-#include "vmm/log.h"
+#include "base/log.h"
 #include "vmm/serve.h"
+#include "vmm/hv/kvm.h"
 
 #define VMM_VERSION "0.1.0"
 
@@ -274,6 +275,16 @@ static int replay_trace(const char *path, const struct guest_config *cfg, const 
 	return 1;
 }
 
+/* The backends this program offers, by --backend name. */
+static const struct hv_ops *backend_by_name(const char *name)
+{
+	if (strcmp(name, "kvm") == 0)
+		return &hv_kvm_ops;
+	if (strcmp(name, "sim") == 0)
+		return &hv_sim_ops;
+	return NULL;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct guest_config cfg;
@@ -430,7 +441,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	log_set_level(verbosity > LOG_DEBUG ? LOG_DEBUG : (enum log_level)verbosity);
 
-	const struct hv_ops *hv = hv_backend_by_name(backend);
+	const struct hv_ops *hv = backend_by_name(backend);
 	if (!hv) {
 		rc = bad_usage("unknown --backend '%s' (kvm or sim)", backend);
 		goto out;

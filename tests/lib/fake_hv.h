@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/hv.h"
+#include "base/hv.h"
 
 #define FAKE_MAX_EXITS 16
 

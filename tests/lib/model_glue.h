@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "model/guest_config_model.h"
-#include "vmm/guest_config.h"
+#include "api/guest_config.h"
 
 /* The model's description of a struct guest_config, with its own storage. */
 struct mg_glue {

@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 
 #include "devices/virtqueue.h"
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #define GUARD 65536u
 

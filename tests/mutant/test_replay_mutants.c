@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "devices/mutant.h"
-#include "traces/replay.h"
+#include "replay/replay.h"
 #include "traces/trace.h"
 
 #define TRACE_RNG_BLOCK "traces/bundled/rng-block-1cpu.db"

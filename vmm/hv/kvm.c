@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "vmm/hv/kvm.h"
 #include "vmm/hv/kvm_internal.h"
 
 /* KVM on Intel needs three pages for the real-mode TSS and one for the EPT

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/hv.h"
+#include "base/hv.h"
 
 /* Enough for every device the vmm registers; set_trap answers -ENOSPC beyond. */
 #define KVM_MAX_TRAPS 256

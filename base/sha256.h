@@ -1,11 +1,11 @@
-/* fidl/sha256.h - SHA-256 (FIPS 180-4), used to compute FIDL method ordinals.
+/* base/sha256.h - SHA-256 (FIPS 180-4), used to compute FIDL method ordinals.
  *
  * Owns: a one-shot and an incremental SHA-256. libc has none, and the
  * algorithm is small and fully specified, so it lives here rather than
  * pulling in a crypto library for one hash of a short name.
  */
-#ifndef FIDL_SHA256_H
-#define FIDL_SHA256_H
+#ifndef BASE_SHA256_H
+#define BASE_SHA256_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
-/* vmm/log.c - see log.h. One write per line so lines from threads don't mix. */
-#include "log.h"
+/* base/log.c - see log.h. One write per line so lines from threads don't mix. */
+#include "base/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

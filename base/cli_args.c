@@ -1,5 +1,5 @@
-/* vmm/cli_args.c - see cli_args.h. */
-#include "cli_args.h"
+/* base/cli_args.c - see cli_args.h. */
+#include "base/cli_args.h"
 
 #include <ctype.h>
 #include <errno.h>

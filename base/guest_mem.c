@@ -1,5 +1,5 @@
-/* vmm/guest_mem.c - see guest_mem.h. */
-#include "guest_mem.h"
+/* base/guest_mem.c - see guest_mem.h. */
+#include "base/guest_mem.h"
 
 #include <errno.h>
 #include <string.h>

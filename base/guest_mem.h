@@ -1,4 +1,4 @@
-/* vmm/guest_mem.h - guest physical memory and its one bounds-checked accessor.
+/* base/guest_mem.h - guest physical memory and its one bounds-checked accessor.
  *
  * Owns: the memfd that backs guest RAM, its host mapping, and the x86 layout of
  * RAM in guest-physical space (low RAM from 0 up to the 32-bit MMIO hole, the
@@ -11,8 +11,8 @@
  * accessors (not gm_span, which hands out a pointer): the recorder uses it to
  * capture what devices read from and wrote to guest memory.
  */
-#ifndef VMM_GUEST_MEM_H
-#define VMM_GUEST_MEM_H
+#ifndef BASE_GUEST_MEM_H
+#define BASE_GUEST_MEM_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* traces/replay_device.c - device-level replay; see replay_device.h.
+/* replay/replay_device.c - device-level replay; see replay_device.h.
  *
  * The sim (sim-hypervisor) holds the cursor and does every check, exactly as
  * for a full-stack trace: a guest with one vCPU is made on hv_sim_ops and its
@@ -7,7 +7,7 @@
  * memory the device read into the mapped table); the device core's replies,
  * calls, memory writes and host output come back through the checker sink
  * and set_irq, and its entropy and block completions from sim_source. */
-#include "replay_device.h"
+#include "replay/replay_device.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* vmm/hv.h - the hypervisor interface.
+/* base/hv.h - the hypervisor interface.
  *
  * Owns: the one boundary between the guest-agnostic vmm and whatever runs guest
  * code. Shaped after Zircon's hypervisor: a guest object that maps memory and
@@ -6,14 +6,14 @@
  * with a packet, read exits answered by completing them with a value, and
  * interrupts raised through the interface.
  *
- * Backends: vmm/hv/kvm.c (real KVM), sim-hypervisor/ (no CPU: plays a script of
- * exits and checks the vmm's answers). Nothing else may include <linux/kvm.h>.
+ * Backends implement struct hv_ops and declare it in their own header; this
+ * interface names none of them (a program picks one, vmm/vmm_main.c by name).
  *
  * All functions return 0 or a negative errno. Calls on one vCPU come from one
  * thread, except vcpu_kick, which any thread may call at any time.
  */
-#ifndef VMM_HV_H
-#define VMM_HV_H
+#ifndef BASE_HV_H
+#define BASE_HV_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -102,12 +102,6 @@ struct hv_ops {
 	 * happened (the sim's divergence report), or NULL. */
 	const char *(*failure_detail)(struct hv_guest *g);
 };
-
-extern const struct hv_ops hv_kvm_ops;
-extern const struct hv_ops hv_sim_ops;
-
-/* Backend by name ("kvm", "sim"); NULL if unknown. */
-const struct hv_ops *hv_backend_by_name(const char *name);
 
 const char *hv_exit_kind_name(enum hv_exit_kind k);
 

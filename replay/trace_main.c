@@ -1,4 +1,4 @@
-/* traces/trace_main.c - the `trace` tool: look into, replay, compare and draw
+/* replay/trace_main.c - the `trace` tool: look into, replay, compare and draw
  * SQLite traces (traces/README.md).
  *
  *   trace info F                     meta, counts, sizes, bytes per exit, digest
@@ -16,10 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "traces/replay.h"
+#include "replay/replay.h"
 #include "traces/script.h"
 #include "traces/trace.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 static const char usage[] =
 	"usage: trace COMMAND FILE... [options]\n"

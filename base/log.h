@@ -1,6 +1,6 @@
-/* vmm/log.h - one-line diagnostics on stderr, prefixed with the program name. */
-#ifndef VMM_LOG_H
-#define VMM_LOG_H
+/* base/log.h - one-line diagnostics on stderr, prefixed with the program name. */
+#ifndef BASE_LOG_H
+#define BASE_LOG_H
 
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 

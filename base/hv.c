@@ -1,18 +1,5 @@
-/* vmm/hv/backends.c - choosing a hypervisor backend by name. */
-#include <string.h>
-
-#include "vmm/hv.h"
-
-const struct hv_ops *hv_backend_by_name(const char *name)
-{
-	if (!name)
-		return NULL;
-	if (strcmp(name, "kvm") == 0)
-		return &hv_kvm_ops;
-	if (strcmp(name, "sim") == 0)
-		return &hv_sim_ops;
-	return NULL;
-}
+/* base/hv.c - see hv.h. */
+#include "base/hv.h"
 
 const char *hv_exit_kind_name(enum hv_exit_kind k)
 {

@@ -1,11 +1,11 @@
-/* vmm/cli_args.h - strict parsing of command-line numbers and sizes.
+/* base/cli_args.h - strict parsing of command-line numbers and sizes.
  *
  * Owns: turning "256M", "2G", "1048576" and "4" into integers with a precise
  * error for anything else (empty, sign, junk, overflow), shared by every
  * command-line program.
  */
-#ifndef VMM_CLI_ARGS_H
-#define VMM_CLI_ARGS_H
+#ifndef BASE_CLI_ARGS_H
+#define BASE_CLI_ARGS_H
 
 #include <stddef.h>
 #include <stdint.h>

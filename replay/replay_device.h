@@ -1,4 +1,4 @@
-/* traces/replay_device.h - replay of device-level traces (vmm-device
+/* replay/replay_device.h - replay of device-level traces (vmm-device
  * --record): one virtio device core behind devices/vhost_user.c, fed the
  * recorded vhost-user messages, kicks and host inputs with no front end, no
  * socket and no host, and checked by the sim (sim-hypervisor) record for
@@ -19,7 +19,7 @@
 
 #include <stdbool.h>
 
-#include "traces/replay.h"
+#include "replay/replay.h"
 
 /* True when config text is a device-level one (its first line is device=). */
 bool trace_config_is_device(const char *config);

@@ -1,6 +1,6 @@
-/* vmm/guest_error.h - fuchsia.virtualization/GuestError, value for value. */
-#ifndef VMM_GUEST_ERROR_H
-#define VMM_GUEST_ERROR_H
+/* api/guest_error.h - fuchsia.virtualization/GuestError, value for value. */
+#ifndef API_GUEST_ERROR_H
+#define API_GUEST_ERROR_H
 
 enum guest_error {
 	GUEST_OK = 0, /* not a GuestError: the call succeeded */

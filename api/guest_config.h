@@ -1,20 +1,19 @@
-/* vmm/guest_config.h - fuchsia.virtualization/GuestConfig as a C struct, and
- * its validation.
+/* api/guest_config.h - fuchsia.virtualization/GuestConfig as a C struct.
  *
  * Owns: every field of the seed's GuestConfig table (ordinals 1-21), with a
- * has_ flag per optional field as a FIDL table has, and the rules that make a
- * config acceptable (gc_validate). Files are fds the config owns once set
+ * has_ flag per optional field as a FIDL table has. The rules that make a
+ * config acceptable are the vmm's (vmm/guest_config_check.h). Files are fds the config owns once set
  * (client_end:fuchsia.io.File maps to a read-only fd; a block device gets a
  * read-only or read-write fd per its BlockSpec mode). gc_free closes them.
  */
-#ifndef VMM_GUEST_CONFIG_H
-#define VMM_GUEST_CONFIG_H
+#ifndef API_GUEST_CONFIG_H
+#define API_GUEST_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "guest_error.h"
+#include "api/guest_error.h"
 
 #define GC_MAX_BLOCK_DEVICE_ID 20
 #define GC_MAX_BLOCK_DEVICES 32
@@ -94,17 +93,12 @@ void gc_free(struct guest_config *c);
 uint8_t gc_cpus(const struct guest_config *c);
 uint64_t gc_memory(const struct guest_config *c);
 
-/* Check c against the rules. max_vcpus comes from the backend. Returns
- * GUEST_OK or GUEST_ERR_BAD_CONFIG with a precise message in err. The kernel
- * file's format is checked by the loader (KERNEL_LOAD_FAILURE) and against
- * kernel_type here (BAD_CONFIG) when the file can be read. */
-enum guest_error gc_validate(const struct guest_config *c, int max_vcpus,
-                             char *err, size_t errlen);
-
 /* The kernel command line: cmdline, then each non-empty cmdline_add, joined
  * by single spaces. malloc'd (free it); "" when there is none; NULL only when
  * out of memory. A C string cannot carry an embedded NUL: the FIDL decoder
  * must refuse such strings, since gc_validate cannot see them. */
 char *gc_full_cmdline(const struct guest_config *c);
+/* Its length in bytes (what gc_full_cmdline would return, without the NUL). */
+size_t gc_cmdline_len(const struct guest_config *c);
 
 #endif

@@ -1,5 +1,5 @@
-/* vmm/guest_error.c - names of GuestError values. */
-#include "guest_error.h"
+/* api/guest_error.c - names of GuestError values. */
+#include "api/guest_error.h"
 
 static const char *const names[] = {
 	"OK",

@@ -1,4 +1,4 @@
-/* traces/replay.h - record and replay whole runs: the glue between a trace,
+/* replay/replay.h - record and replay whole runs: the glue between a trace,
  * a GuestConfig and the vmm's GuestLifecycle on the sim backend.
  *
  * Owns: the `config` meta text (what a replay needs to rebuild the VM with
@@ -13,7 +13,7 @@
  *   block=ID,rw|ro|volatile,BYTES      (one line per disk, in slot order)
  *   console=0|1  balloon=0|1  net=MAC  (one net line per device, in slot order)
  * Device-level traces (vmm-device --record) carry `device=...` instead; see
- * traces/replay_device.h.
+ * replay/replay_device.h.
  */
 #ifndef TRACES_REPLAY_H
 #define TRACES_REPLAY_H
@@ -25,8 +25,8 @@
 #include "sim-hypervisor/sim.h"
 #include "traces/script.h"
 #include "traces/trace.h"
-#include "vmm/guest_config.h"
-#include "vmm/guest_error.h"
+#include "api/guest_config.h"
+#include "api/guest_error.h"
 
 #define REPLAY_MSG_MAX 2400
 

@@ -1,6 +1,6 @@
-/* fidl/sha256.c - SHA-256 written from FIPS 180-4 sections 4.1.2, 4.2.2,
+/* base/sha256.c - SHA-256 written from FIPS 180-4 sections 4.1.2, 4.2.2,
  * 5.1.1, 5.3.3 and 6.2. See sha256.h. */
-#include "sha256.h"
+#include "base/sha256.h"
 
 #include <string.h>
 

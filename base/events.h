@@ -1,4 +1,4 @@
-/* vmm/events.h - the determinism choke point.
+/* base/events.h - the determinism choke point.
  *
  * Owns: the one place where every nondeterministic input the vmm consumes and
  * every output it produces is announced, in the order the vmm handled it. The
@@ -8,15 +8,15 @@
  * through hooks that pass here. A replayer stands in for the host's inputs
  * through an ev_source.
  */
-#ifndef VMM_EVENTS_H
-#define VMM_EVENTS_H
+#ifndef BASE_EVENTS_H
+#define BASE_EVENTS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "hv.h"
+#include "base/hv.h"
 
 struct ev_sink {
 	void *ctx;

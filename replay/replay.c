@@ -1,6 +1,7 @@
-/* traces/replay.c - config meta, recording meta, whole-run replay; see replay.h. */
-#include "replay.h"
-#include "replay_device.h"
+/* replay/replay.c - config meta, recording meta, whole-run replay; see replay.h. */
+#include "vmm/guest_config_check.h"
+#include "replay/replay.h"
+#include "replay/replay_device.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +17,7 @@
 #include <unistd.h>
 
 #include "devices/i8042.h"
-#include "fidl/sha256.h"
+#include "base/sha256.h"
 #include "vmm/lifecycle.h"
 #include "vmm/vm.h"
 

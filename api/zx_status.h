@@ -1,11 +1,11 @@
-/* fidl/zx_status.h - the zx.Status values this project puts on the wire.
+/* api/zx_status.h - the zx.Status values this project puts on the wire.
  *
  * Owns: the numeric values of the Zircon status codes used in epitaphs and in
  * `error zx.Status` results (values from zircon/errors.h; they are part of the
  * protocol, so they must match Fuchsia's exactly).
  */
-#ifndef FIDL_ZX_STATUS_H
-#define FIDL_ZX_STATUS_H
+#ifndef API_ZX_STATUS_H
+#define API_ZX_STATUS_H
 
 #define ZX_OK 0
 #define ZX_ERR_INTERNAL (-1)
