@@ -31,7 +31,19 @@ for t in "$@"; do
   printf '  %-34s %3d passed %3d failed %3d skipped  %s\n' "$name" "$p" "$f" "$s" "$status"
   if [ $rc -ne 0 ]; then sed 's/^/    | /' "$log" | tail -40; fi
 done
+# A test that starts a process stops it: anything still running from this
+# build folder is a leak. Name it, count it as a failure, and stop it.
+leaked=()
+build_abs=$(cd "$B" && pwd)
+while IFS= read -r line; do
+  [ -n "$line" ] && leaked+=("$line")
+done < <(pgrep -af -- "$build_abs/" | grep -v -e "run-tests.sh" || true)
+for l in "${leaked[@]+"${leaked[@]}"}"; do
+  kill "${l%% *}" 2>/dev/null
+  fail=$((fail + 1))
+done
 echo
+for r in "${leaked[@]+"${leaked[@]}"}"; do echo "  left running (killed): $r"; done
 for r in "${skip_reasons[@]+"${skip_reasons[@]}"}"; do echo "  skipped: $r"; done
 for r in "${failed_names[@]+"${failed_names[@]}"}"; do echo "  failed: $r"; done
 for r in "${crashed[@]+"${crashed[@]}"}"; do echo "  crashed: $r"; done

@@ -31,8 +31,13 @@ RUNDIR=
 # Sockets live under /tmp: a Unix socket path must stay under 108 bytes.
 W=$(mktemp -d /tmp/vmm-uml.XXXXXX)
 pids=()
+# Helpers that serve the whole run (not device servers, whose list is
+# cleared once each has been reaped): killed at exit whatever happened.
+helper_pids=()
 cleanup() {
-	for p in "${pids[@]+"${pids[@]}"}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]+"${pids[@]}"}" "${helper_pids[@]+"${helper_pids[@]}"}"; do
+		kill "$p" 2>/dev/null
+	done
 	rm -rf "$W" "$RUNDIR"
 }
 trap cleanup EXIT
@@ -105,7 +110,7 @@ start_dev balloon --device balloon --balloon-pages 4096 -v
 # the host's connection to guest port 5000 goes through vconn.sock (a
 # client that retries until the guest listens).
 "$VH" unix-echo "$W/vecho.sock" > /dev/null 2>&1 &
-pids+=($!)
+helper_pids+=($!)
 start_dev vsock --device vsock --vsock-listen 1234:"$W/vecho.sock" \
 	--vsock-connect-socket "$W/vconn.sock" -v
 devs="rw vol ro rng con balloon vsock"
