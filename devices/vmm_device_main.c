@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -30,6 +31,8 @@
 #include "devices/rng.h"
 #include "devices/vhost_user.h"
 #include "devices/vsock.h"
+#include "host/vsock_backend.h"
+#include "host/vsock_connect_server.h"
 #include "traces/trace.h"
 #include "base/log.h"
 
@@ -318,397 +321,72 @@ static void balloon_discard(void *ctx, uint64_t gpa, uint64_t len)
 }
 
 /* ---- vsock: connections bridged to Unix stream sockets ----
- * Guest -> host: --vsock-listen PORT:PATH. A guest connection to host port
- * PORT is accepted when a connect to the Unix socket PATH succeeds at once
- * (it is non-blocking: a full backlog refuses too), else refused with RST.
- * Host -> guest: --vsock-connect-socket PATH. We listen on PATH; a client
- * writes "CONNECT <guest_port>\n", and once the guest accepts it reads
- * "OK <host_port>\n" and the socket is the connection from then on; if the
- * guest refuses (or the line is bad) the socket is closed unanswered.
- * Flow control: a guest byte is reported consumed only once the Unix socket
- * took it (what it has not taken waits in out, which the device's credit
- * bounds to VSOCK_HOST_BUF_ALLOC); at most VB_IN_BUF socket bytes are read
- * ahead of the device, and none while it is full (-EAGAIN) until send_space.
- * All bridge sockets sit in one epoll set, which is one vhost-user watch.
- * Bridges outlive their device connection while guest bytes still wait for
- * the socket (conn -1), so there are twice as many as connections. */
-#define VB_MAX (2 * VSOCK_MAX_CONNS)
-#define VB_IN_BUF (16u << 10)
-#define VB_LINE_MAX 32
-#define VB_LISTEN_TAG VB_MAX
-
-enum vb_state { VB_FREE, VB_HELLO, VB_CONNECTING, VB_OPEN };
-
-struct vbridge {
-	enum vb_state state;
-	int sock, conn;
-	uint32_t events;    /* what epoll watches; 0: not in the set */
-	bool sock_eof;      /* the host sends no more */
-	bool guest_wr_done; /* the guest sends no more: SHUT_WR once out drains */
-	bool guest_rd_done; /* the guest reads no more */
-	bool send_blocked;  /* the device was full: wait for send_space */
-	char line[VB_LINE_MAX];
-	unsigned line_len;
-	uint8_t *out;       /* guest bytes the socket has not taken yet */
-	uint32_t out_off, out_len;
-	uint32_t in_off, in_len;
-	uint8_t in[VB_IN_BUF];
-};
-
+ * The bridge is host/vsock_backend.c (the vmm's too): --vsock-listen
+ * PORT:PATH are its path listeners, --vsock-connect-socket PATH its
+ * CONNECT-line server (host/vsock_connect_server.c). Here only their fds
+ * meet the vhost-user loop: every fd they want polled sits in one epoll set
+ * (one vhu watch), rebuilt after each round, and the backend's wake is an
+ * eventfd (a second watch) so a kick that changed what to poll is seen. */
 static struct virtio_vsock vs;
-static struct vbridge vb[VB_MAX];
-static int vs_ep = -1, vs_listen_fd = -1;
+static struct vsock_backend vs_be;
+static struct vsock_connect_server vs_cs;
+static int vs_ep = -1, vs_wake = -1;
 static struct {
 	uint32_t port;
 	const char *path;
 } vs_map[VSOCK_MAX_LISTEN];
 static unsigned vs_nmap;
-static unsigned long long vs_refused, vs_accepted, vs_connects, vs_established;
 
-static struct vbridge *vb_of(int conn)
+#define VS_MAX_POLL (VSOCK_BACKEND_MAX_POLL + VSOCK_CONNECT_MAX_POLL)
+static int vs_watched[VS_MAX_POLL];
+static unsigned vs_nwatched;
+
+static void vs_wake_up(void *ctx)
 {
-	for (int i = 0; i < VB_MAX; i++)
-		if (vb[i].state != VB_FREE && vb[i].conn == conn)
-			return &vb[i];
-	return NULL;
+	uint64_t one = 1;
+	ssize_t w = write(vs_wake, &one, sizeof(one));
+	(void)w;
 }
 
-static struct vbridge *vb_new(int sock, enum vb_state st, int conn)
+static unsigned vs_fill(struct pollfd *p, unsigned *ncs)
 {
-	for (int i = 0; i < VB_MAX; i++) {
-		struct vbridge *b = &vb[i];
-		if (b->state != VB_FREE)
-			continue;
-		b->state = st;
-		b->sock = sock;
-		b->conn = conn;
-		b->events = 0;
-		b->sock_eof = b->guest_wr_done = b->guest_rd_done = b->send_blocked = false;
-		b->line_len = 0;
-		b->out_off = b->out_len = b->in_off = b->in_len = 0;
-		return b;
-	}
-	return NULL;
+	*ncs = vsock_connect_server_poll_fill(&vs_cs, p, VSOCK_CONNECT_MAX_POLL);
+	return *ncs + vsock_backend_poll_fill(&vs_be, p + *ncs, VSOCK_BACKEND_MAX_POLL);
 }
 
-static void vb_free(struct vbridge *b)
-{
-	if (b->events)
-		epoll_ctl(vs_ep, EPOLL_CTL_DEL, b->sock, NULL);
-	close(b->sock);
-	free(b->out);
-	b->out = NULL;
-	b->state = VB_FREE;
-}
-
-/* Watch what the bridge can act on now. A socket with nothing wanted leaves
- * the set: a hung-up peer would otherwise be reported without end. */
-static void vb_update(struct vbridge *b)
-{
-	uint32_t ev = 0;
-	if (b->state == VB_HELLO)
-		ev = EPOLLIN;
-	else if (b->state == VB_OPEN) {
-		if (b->out_len)
-			ev |= EPOLLOUT;
-		if (b->conn >= 0 && !b->sock_eof && !b->in_len && !b->send_blocked && !b->guest_rd_done)
-			ev |= EPOLLIN;
-	}
-	if (ev == b->events)
-		return;
-	struct epoll_event e = { .events = ev, .data.u32 = (uint32_t)(b - vb) };
-	if (!ev)
-		epoll_ctl(vs_ep, EPOLL_CTL_DEL, b->sock, NULL);
-	else if (epoll_ctl(vs_ep, b->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, b->sock, &e) < 0)
-		log_warn("vsock: epoll: %s", strerror(errno));
-	b->events = ev;
-}
-
-/* The socket failed: the guest's connection is reset and the bridge goes. */
-static void vb_fail(struct vbridge *b)
-{
-	if (b->conn >= 0)
-		virtio_vsock_reset(&vs, b->conn);
-	vb_free(b);
-}
-
-/* Write what waits for the socket; the device hears of every byte taken. */
-static void vb_flush_out(struct vbridge *b)
-{
-	while (b->out_len) {
-		ssize_t n = write(b->sock, b->out + b->out_off, b->out_len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		if (n <= 0) {
-			vb_fail(b);
-			return;
-		}
-		b->out_off += (uint32_t)n;
-		b->out_len -= (uint32_t)n;
-		if (b->conn >= 0)
-			virtio_vsock_consumed(&vs, b->conn, (uint32_t)n);
-	}
-	if (b->out_len)
-		return;
-	b->out_off = 0;
-	if (b->conn < 0) {
-		vb_free(b); /* the guest's side is gone and its last bytes are out */
-		return;
-	}
-	if (b->guest_wr_done)
-		shutdown(b->sock, SHUT_WR);
-}
-
-/* Hand read-ahead socket bytes to the device. */
-static void vb_deliver(struct vbridge *b)
-{
-	while (b->in_len && b->conn >= 0) {
-		ssize_t n = virtio_vsock_send(&vs, b->conn, b->in + b->in_off, b->in_len);
-		if (n == -EAGAIN) {
-			b->send_blocked = true;
-			return;
-		}
-		if (n < 0) { /* -EPIPE: the guest reads no more */
-			b->guest_rd_done = true;
-			b->in_len = 0;
-			break;
-		}
-		b->in_off += (uint32_t)n;
-		b->in_len -= (uint32_t)n;
-	}
-	b->in_off = 0;
-}
-
-static void vb_read(struct vbridge *b, uint32_t revents)
-{
-	ssize_t n = read(b->sock, b->in, sizeof(b->in));
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (n < 0) {
-		vb_fail(b);
-		return;
-	}
-	if (n == 0) {
-		b->sock_eof = true;
-		/* A peer that closed altogether (HUP) reads nothing either: close
-		 * gracefully; one that only shut down writing still reads. */
-		if (revents & EPOLLHUP)
-			virtio_vsock_close(&vs, b->conn);
-		else
-			virtio_vsock_shutdown(&vs, b->conn, VIRTIO_VSOCK_SHUTDOWN_SEND);
-		return;
-	}
-	b->in_len = (uint32_t)n;
-	b->in_off = 0;
-	vb_deliver(b);
-}
-
-/* VB_HELLO: read "CONNECT <port>\n" a byte at a time (nothing after the
- * line may be taken from the socket), then connect to the guest. */
-static void vb_hello(struct vbridge *b)
-{
-	for (;;) {
-		char ch;
-		ssize_t n = read(b->sock, &ch, 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return;
-		if (n <= 0 || b->line_len == VB_LINE_MAX - 1) {
-			vb_free(b);
-			return;
-		}
-		if (ch != '\n') {
-			b->line[b->line_len++] = ch;
-			continue;
-		}
-		b->line[b->line_len] = 0;
-		char *end;
-		errno = 0;
-		unsigned long port = strncmp(b->line, "CONNECT ", 8) == 0 ?
-			strtoul(b->line + 8, &end, 10) : 0;
-		int conn = -EINVAL;
-		if (port && !errno && *end == 0 && port <= UINT32_MAX && b->line[8] != '-')
-			conn = virtio_vsock_connect(&vs, (uint32_t)port);
-		if (conn < 0) {
-			log_info("vsock: host connect '%s' failed: %s", b->line, strerror(-conn));
-			vs_refused++;
-			vb_free(b);
-			return;
-		}
-		b->conn = conn;
-		b->state = VB_CONNECTING; /* until host.connected */
-		vs_connects++;
-		return;
-	}
-}
-
-static void vs_accept_host(void)
-{
-	for (;;) {
-		int s = accept4(vs_listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (s < 0)
-			return;
-		struct vbridge *b = vb_new(s, VB_HELLO, -1);
-		if (!b) {
-			close(s);
-			continue;
-		}
-		vb_update(b);
-	}
-}
-
+/* One round: what the fds say now, then the epoll set follows what the
+ * bridges want next. Fd numbers may have been reused since the last round,
+ * so the set is rebuilt rather than patched. */
 static void vs_events(void *ctx, int fd, short revents)
 {
-	struct epoll_event ev[32];
-	int n = epoll_wait(vs_ep, ev, 32, 0);
-	for (int i = 0; i < n; i++) {
-		uint32_t k = ev[i].data.u32, e = ev[i].events;
-		if (k == VB_LISTEN_TAG) {
-			vs_accept_host();
-			continue;
-		}
-		struct vbridge *b = &vb[k];
-		/* An earlier event of this batch may have freed it (and a new
-		 * socket then be watched under the same slot: harmless, we only
-		 * try non-blocking I/O on it). */
-		if (b->state == VB_HELLO) {
-			vb_hello(b);
-		} else if (b->state == VB_OPEN) {
-			if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-				vb_flush_out(b);
-			if (b->state == VB_OPEN && b->conn >= 0 && (b->events & EPOLLIN) &&
-			    (e & (EPOLLIN | EPOLLERR | EPOLLHUP)))
-				vb_read(b, e);
-		}
-		if (b->state != VB_FREE)
-			vb_update(b);
+	uint64_t v;
+	while (read(vs_wake, &v, sizeof(v)) > 0)
+		;
+	struct pollfd p[VS_MAX_POLL];
+	struct vsock_done_call calls[VSOCK_BACKEND_MAX_BRIDGES];
+	unsigned ncs, n = vs_fill(p, &ncs);
+	if (poll(p, n, 0) < 0)
+		n = ncs = 0;
+	vsock_connect_server_poll_done(&vs_cs, p, ncs);
+	/* Connects here come from the CONNECT server, which wants no result call. */
+	vsock_backend_run_done(calls, vsock_backend_poll_done(&vs_be, p + ncs, n - ncs, calls));
+	for (unsigned i = 0; i < vs_nwatched; i++)
+		epoll_ctl(vs_ep, EPOLL_CTL_DEL, vs_watched[i], NULL);
+	vs_nwatched = vs_fill(p, &ncs);
+	for (unsigned i = 0; i < vs_nwatched; i++) {
+		struct epoll_event e = { .events = (uint32_t)p[i].events };
+		vs_watched[i] = p[i].fd;
+		if (epoll_ctl(vs_ep, EPOLL_CTL_ADD, p[i].fd, &e) < 0)
+			log_warn("vsock: epoll: %s", strerror(errno));
 	}
-}
-
-static int vs_on_accept(void *ctx, int conn, uint32_t host_port, uint32_t guest_port)
-{
-	const char *path = NULL;
-	for (unsigned i = 0; i < vs_nmap; i++)
-		if (vs_map[i].port == host_port)
-			path = vs_map[i].path;
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int s = path ? socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) : -1;
-	if (s >= 0) {
-		snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-		if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
-			log_info("vsock: guest port %u -> %u: connect '%s': %s", guest_port, host_port,
-			         path, strerror(errno));
-			close(s);
-			s = -1;
-		}
-	}
-	struct vbridge *b = s >= 0 ? vb_new(s, VB_OPEN, conn) : NULL;
-	if (!b) {
-		if (s >= 0)
-			close(s);
-		vs_refused++;
-		return -ECONNREFUSED;
-	}
-	vs_accepted++;
-	vb_update(b);
-	return 0;
-}
-
-static void vs_on_connected(void *ctx, int conn, int result)
-{
-	struct vbridge *b = vb_of(conn);
-	if (!b || b->state != VB_CONNECTING)
-		return;
-	uint32_t host_port, guest_port;
-	char ok[32];
-	int len = result == 0 && virtio_vsock_conn_ports(&vs, conn, &host_port, &guest_port) == 0 ?
-		snprintf(ok, sizeof(ok), "OK %u\n", host_port) : 0;
-	/* A fresh socket has room for one short line. */
-	if (len <= 0 || write(b->sock, ok, (size_t)len) != len) {
-		if (result == 0)
-			virtio_vsock_reset(&vs, conn);
-		else
-			vs_refused++;
-		vb_free(b);
-		return;
-	}
-	vs_established++;
-	b->state = VB_OPEN;
-	vb_update(b);
-}
-
-static void vs_on_recv(void *ctx, int conn, const void *data, size_t len)
-{
-	struct vbridge *b = vb_of(conn);
-	if (!b || b->state != VB_OPEN)
-		return;
-	if (!b->out && !(b->out = malloc(VSOCK_HOST_BUF_ALLOC))) {
-		vb_fail(b);
-		return;
-	}
-	/* The device's credit keeps unconsumed bytes (out) within its buf_alloc. */
-	if (b->out_off + b->out_len + len > VSOCK_HOST_BUF_ALLOC) {
-		memmove(b->out, b->out + b->out_off, b->out_len);
-		b->out_off = 0;
-	}
-	if (b->out_len + len > VSOCK_HOST_BUF_ALLOC) {
-		vb_fail(b);
-		return;
-	}
-	memcpy(b->out + b->out_off + b->out_len, data, len);
-	b->out_len += (uint32_t)len;
-	vb_flush_out(b);
-	if (b->state != VB_FREE)
-		vb_update(b);
-}
-
-static void vs_on_shutdown(void *ctx, int conn, uint32_t flags)
-{
-	struct vbridge *b = vb_of(conn);
-	if (!b || b->state != VB_OPEN)
-		return;
-	if (flags & VIRTIO_VSOCK_SHUTDOWN_SEND) {
-		b->guest_wr_done = true;
-		if (!b->out_len)
-			shutdown(b->sock, SHUT_WR);
-	}
-	if (flags & VIRTIO_VSOCK_SHUTDOWN_RCV)
-		b->guest_rd_done = true;
-	vb_update(b);
-}
-
-static void vs_on_closed(void *ctx, int conn)
-{
-	struct vbridge *b = vb_of(conn);
-	if (!b)
-		return;
-	b->conn = -1;
-	if (b->state != VB_OPEN || !b->out_len) {
-		vb_free(b);
-		return;
-	}
-	vb_update(b); /* linger until the guest's last bytes are written */
-}
-
-static void vs_on_send_space(void *ctx, int conn)
-{
-	struct vbridge *b = vb_of(conn);
-	if (!b || b->state != VB_OPEN || !b->send_blocked)
-		return;
-	b->send_blocked = false;
-	vb_deliver(b);
-	if (b->state != VB_FREE)
-		vb_update(b);
 }
 
 /* PORT:PATH for --vsock-listen; false if malformed or too many. */
 static bool vs_add_map(char *arg)
 {
 	char *colon = strchr(arg, ':'), *end;
-	if (!colon || colon == arg || !colon[1] || vs_nmap == VSOCK_MAX_LISTEN || arg[0] == '-')
+	if (!colon || colon == arg || !colon[1] || vs_nmap == VSOCK_MAX_LISTEN || arg[0] == '-' ||
+	    strlen(colon + 1) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return false;
 	errno = 0;
 	unsigned long port = strtoul(arg, &end, 10);
@@ -722,27 +400,42 @@ static bool vs_add_map(char *arg)
 	return true;
 }
 
-static int vs_listen_unix(const char *path)
+/* The device, its bridge and their two watches' fds. 0 or an exit status. */
+static int vs_setup(unsigned long long cid, const char *vconnect)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(a.sun_path, path);
-	struct stat st;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		unlink(path);
+	vsock_backend_init(&vs_be, &vs, vs_wake_up, NULL);
+	struct vsock_host h = vsock_backend_device_host(&vs_be);
+	virtio_vsock_init(&vs, cid, &h);
+	for (unsigned i = 0; i < vs_nmap; i++)
+		vsock_backend_listen_path(&vs_be, vs_map[i].port, vs_map[i].path);
+	vs_ep = epoll_create1(EPOLL_CLOEXEC);
+	vs_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vs_ep < 0 || vs_wake < 0) {
+		fprintf(stderr, "vmm_device: epoll: %s\n", strerror(errno));
+		return EXIT_RUNTIME;
 	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 16) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
+	int r = vsock_connect_server_open(&vs_cs, &vs_be, vconnect);
+	if (r < 0) {
+		fprintf(stderr, "vmm_device: cannot listen on '%s': %s\n", vconnect,
+		        r == -EEXIST ? "a file that is not a socket is in the way" : strerror(-r));
+		return EXIT_RUNTIME;
 	}
-	return fd;
+	vs_wake_up(NULL); /* the first round fills the epoll set */
+	return 0;
+}
+
+static void vs_teardown(const char *vconnect)
+{
+	log_info("vsock: %llu guest connections accepted, %llu host connections established "
+	         "(%llu tried), %llu refused; %llu bytes from the guest, %llu to it",
+	         vs_be.stats.accepted, vs_be.stats.established, vs_be.stats.connects,
+	         vs_be.stats.refused, (unsigned long long)vs.rx_bytes,
+	         (unsigned long long)vs.tx_bytes);
+	vsock_backend_destroy(&vs_be);
+	vsock_connect_server_close(&vs_cs, vconnect);
+	virtio_vsock_destroy(&vs);
+	close(vs_ep);
+	close(vs_wake);
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -903,28 +596,10 @@ int main(int argc, char **argv)
 		virtio_net_init(&net, mac, &h);
 		dev = &net.dev;
 	} else if (is_vsock) {
-		struct vsock_host h = { NULL, vs_on_accept, vs_on_connected, vs_on_recv, vs_on_shutdown,
-		                        vs_on_closed, vs_on_send_space };
-		virtio_vsock_init(&vs, cid, &h);
-		for (unsigned i = 0; i < vs_nmap; i++)
-			virtio_vsock_listen(&vs, vs_map[i].port);
+		int st = vs_setup(cid, vconnect);
+		if (st)
+			return st;
 		dev = &vs.dev;
-		vs_ep = epoll_create1(EPOLL_CLOEXEC);
-		if (vs_ep < 0) {
-			fprintf(stderr, "vmm_device: epoll: %s\n", strerror(errno));
-			return EXIT_RUNTIME;
-		}
-		if (vconnect) {
-			vs_listen_fd = vs_listen_unix(vconnect);
-			if (vs_listen_fd < 0) {
-				fprintf(stderr, "vmm_device: cannot listen on '%s': %s\n", vconnect,
-				        vs_listen_fd == -EEXIST ? "a file that is not a socket is in the way"
-				                                : strerror(-vs_listen_fd));
-				return EXIT_RUNTIME;
-			}
-			struct epoll_event e = { .events = EPOLLIN, .data.u32 = VB_LISTEN_TAG };
-			epoll_ctl(vs_ep, EPOLL_CTL_ADD, vs_listen_fd, &e);
-		}
 	} else if (is_balloon) {
 		struct balloon_host h = { NULL, balloon_discard, NULL, NULL };
 		virtio_balloon_init(&balloon, &h, false);
@@ -979,8 +654,10 @@ int main(int argc, char **argv)
 		in_watch = vhu_add_watch(&server, STDIN_FILENO, POLLIN, con_input, NULL);
 	if (is_net)
 		in_watch = vhu_add_watch(&server, in_fd, POLLIN, net_input, NULL);
-	if (is_vsock)
+	if (is_vsock) {
 		vhu_add_watch(&server, vs_ep, POLLIN, vs_events, NULL);
+		vhu_add_watch(&server, vs_wake, POLLIN, vs_events, NULL);
+	}
 	if (is_balloon)
 		virtio_balloon_request_pages(&balloon, (uint32_t)pages);
 	/* A front end that exits first leaves our call pipes without a reader. */
@@ -1013,21 +690,8 @@ int main(int argc, char **argv)
 	if (is_con)
 		log_info("console: %llu bytes out, %llu bytes in", (unsigned long long)con.tx_bytes,
 		         (unsigned long long)con.rx_bytes);
-	if (is_vsock) {
-		log_info("vsock: %llu guest connections accepted, %llu host connections established "
-		         "(%llu tried), %llu refused; %llu bytes from the guest, %llu to it",
-		         vs_accepted, vs_established, vs_connects, vs_refused, (unsigned long long)vs.rx_bytes,
-		         (unsigned long long)vs.tx_bytes);
-		for (int i = 0; i < VB_MAX; i++)
-			if (vb[i].state != VB_FREE)
-				vb_free(&vb[i]);
-		virtio_vsock_destroy(&vs);
-		if (vs_listen_fd >= 0) {
-			close(vs_listen_fd);
-			unlink(vconnect);
-		}
-		close(vs_ep);
-	}
+	if (is_vsock)
+		vs_teardown(vconnect);
 	if (is_net)
 		log_info("net: %llu frames out, %llu frames in", (unsigned long long)net.tx_frames,
 		         (unsigned long long)net.rx_frames);
