@@ -32,11 +32,6 @@ struct sim_region {
 #define IDLE (-1)
 #define INJECTING (-2)
 
-struct sim_trap {
-	enum hv_trap_kind kind;
-	uint64_t addr, len, key;
-};
-
 struct hv_vcpu {
 	struct hv_guest *g;
 	unsigned id;
@@ -60,9 +55,11 @@ struct hv_guest {
 	size_t rd, rd_end; /* next memr record of the exit in flight (NO_READ: none) */
 	struct sha256_ctx digest;
 	char *divergence;
-	unsigned nregions, ntraps;
+	unsigned nregions;
+	/* Traps are only counted: the script says which exits happen, and the
+	 * limit matches KVM's so a vmm that fits one backend fits the other. */
+	unsigned ntraps;
 	struct sim_region regions[SIM_MAX_REGIONS];
-	struct sim_trap traps[SIM_MAX_TRAPS];
 	struct hv_vcpu *vcpus[HV_MAX_VCPUS];
 	unsigned created_vcpus; /* count of vcpu_create calls that succeeded */
 	unsigned long long reread; /* reads answered from the record, not memory */
@@ -338,30 +335,6 @@ static void finish_inflight(struct hv_guest *g)
 	pthread_cond_broadcast(&g->cond);
 }
 
-static uint64_t trap_key(const struct hv_guest *g, const struct hv_exit *x)
-{
-	enum hv_trap_kind want;
-	switch (x->kind) {
-	case HV_EXIT_IO_IN:
-	case HV_EXIT_IO_OUT:
-		want = HV_TRAP_IO;
-		break;
-	case HV_EXIT_BELL:
-		want = HV_TRAP_BELL;
-		break;
-	default:
-		want = HV_TRAP_MEM;
-		break;
-	}
-	for (unsigned i = 0; i < g->ntraps; i++) {
-		const struct sim_trap *t = &g->traps[i];
-		if (t->kind == want && x->addr >= t->addr && x->addr - t->addr < t->len &&
-		    x->size <= t->len - (x->addr - t->addr))
-			return t->key;
-	}
-	return 0;
-}
-
 /* ---- hv_ops ---- */
 
 static int sim_max_vcpus(void)
@@ -432,7 +405,7 @@ static int sim_map_memory(struct hv_guest *g, uint64_t gpa, void *hva, uint64_t 
 }
 
 static int sim_set_trap(struct hv_guest *g, enum hv_trap_kind kind, uint64_t addr,
-                        uint64_t len, uint64_t key)
+                        uint64_t len)
 {
 	if ((kind != HV_TRAP_MEM && kind != HV_TRAP_IO && kind != HV_TRAP_BELL) || len == 0 ||
 	    addr + len < addr || (kind == HV_TRAP_IO && addr + len > 0x10000))
@@ -442,7 +415,7 @@ static int sim_set_trap(struct hv_guest *g, enum hv_trap_kind kind, uint64_t add
 	if (g->ntraps == SIM_MAX_TRAPS)
 		r = -ENOSPC;
 	else
-		g->traps[g->ntraps++] = (struct sim_trap){ kind, addr, len, key };
+		g->ntraps++;
 	pthread_mutex_unlock(&g->lock);
 	return r;
 }
@@ -622,7 +595,6 @@ static bool try_take(struct hv_guest *g, struct hv_vcpu *v, struct hv_exit *x)
 		return false;
 	}
 	*x = e->exit;
-	x->key = trap_key(g, x);
 	size_t at = g->next;
 	feed_memory(g, at);
 	advance(g);

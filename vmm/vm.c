@@ -266,8 +266,7 @@ static enum guest_error add_device(struct vm *vm, enum bus_space space, uint64_t
 		return vm_fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
 		            "%s: cannot map at 0x%llx: %s", name, (unsigned long long)base,
 		            strerror(-r));
-	r = vm->hv->set_trap(vm->guest, space == BUS_PIO ? HV_TRAP_IO : HV_TRAP_MEM, base, len,
-	                     (uint64_t)(uintptr_t)ctx);
+	r = vm->hv->set_trap(vm->guest, space == BUS_PIO ? HV_TRAP_IO : HV_TRAP_MEM, base, len);
 	if (r < 0)
 		return vm_fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
 		            "%s: hypervisor refused the trap: %s", name, strerror(-r));

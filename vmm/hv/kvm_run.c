@@ -86,7 +86,6 @@ static void pio_exit(struct hv_vcpu *v, struct hv_exit *exit)
 	const struct kvm_run *r = v->run;
 	exit->addr = r->io.port;
 	exit->size = r->io.size;
-	exit->key = kvm_trap_lookup(v->g, 1u << HV_TRAP_IO, r->io.port, NULL);
 	if (r->io.direction == KVM_EXIT_IO_OUT) {
 		exit->kind = HV_EXIT_IO_OUT;
 		exit->data = load_le(pio_data(v, v->pio.index), r->io.size);
@@ -99,16 +98,13 @@ static void pio_exit(struct hv_vcpu *v, struct hv_exit *exit)
 static void mmio_exit(struct hv_vcpu *v, struct hv_exit *exit)
 {
 	const struct kvm_run *r = v->run;
-	enum hv_trap_kind kind = HV_TRAP_MEM;
 	exit->addr = r->mmio.phys_addr;
 	exit->size = (uint8_t)r->mmio.len;
-	exit->key = kvm_trap_lookup(v->g, (1u << HV_TRAP_MEM) | (1u << HV_TRAP_BELL),
-	                            r->mmio.phys_addr, &kind);
 	if (r->mmio.is_write) {
 		exit->data = load_le(r->mmio.data, r->mmio.len);
 		/* A write into a bell range needs no answer: it is a doorbell. */
-		exit->kind = exit->key && kind == HV_TRAP_BELL ? HV_EXIT_BELL
-		                                                : HV_EXIT_MEM_WRITE;
+		exit->kind = kvm_trap_is_bell(v->g, r->mmio.phys_addr) ? HV_EXIT_BELL
+		                                                       : HV_EXIT_MEM_WRITE;
 	} else {
 		exit->kind = HV_EXIT_MEM_READ;
 		v->read_pending = KVM_READ_MMIO;
