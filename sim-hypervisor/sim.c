@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/byteorder.h"
+#include "base/event_names.h"
 #include "base/sha256.h"
 
 #define SIM_MAX_REGIONS 16
@@ -285,8 +287,7 @@ static void feed_memory(struct hv_guest *g, size_t at)
 static void digest_u64(struct hv_guest *g, char tag, uint64_t v)
 {
 	uint8_t b[9] = { (uint8_t)tag };
-	for (int i = 0; i < 8; i++)
-		b[1 + i] = (uint8_t)(v >> (8 * i));
+	le64_put(b + 1, v);
 	sha256_update(&g->digest, b, sizeof(b));
 }
 
@@ -848,32 +849,29 @@ static ssize_t take_input(struct sim_config *c, const char *device, void *buf, s
 
 static int src_entropy(void *ctx, void *buf, size_t len)
 {
-	return take_input(ctx, "rng", buf, len, true) < 0 ? -EIO : 0;
+	return take_input(ctx, EVN_RNG, buf, len, true) < 0 ? -EIO : 0;
 }
 
 static ssize_t src_block_read(void *ctx, void *buf, size_t len, off_t off)
 {
-	ssize_t n = take_input(ctx, "block", buf, len, false);
+	ssize_t n = take_input(ctx, EVN_BLOCK_READ, buf, len, false);
 	if (n < 0)
 		errno = EIO;
 	return n;
 }
 
-/* A recorded write or flush result: le64, a count or -errno. */
+/* A recorded write or flush result (evn_result: a count or -errno). */
 static int64_t take_result(void *ctx, const char *device)
 {
-	uint8_t b[8];
+	uint8_t b[EVN_RESULT_SIZE];
 	if (take_input(ctx, device, b, sizeof(b), true) < 0)
 		return -EIO;
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)b[i] << (8 * i);
-	return (int64_t)v;
+	return evn_result_get(b);
 }
 
 static ssize_t src_block_write(void *ctx, const void *buf, size_t len, off_t off)
 {
-	int64_t r = take_result(ctx, "block-write");
+	int64_t r = take_result(ctx, EVN_BLOCK_WRITE);
 	if (r < 0) {
 		errno = r < -4095 ? EIO : (int)-r;
 		return -1;
@@ -883,7 +881,7 @@ static ssize_t src_block_write(void *ctx, const void *buf, size_t len, off_t off
 
 static int src_block_sync(void *ctx)
 {
-	int64_t r = take_result(ctx, "block-sync");
+	int64_t r = take_result(ctx, EVN_BLOCK_SYNC);
 	if (r < 0) {
 		errno = r < -4095 ? EIO : (int)-r;
 		return -1;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "base/byteorder.h"
 #include "vmm/hv/kvm_internal.h"
 
 /* A realtime signal of our own interrupts KVM_RUN. Realtime signals queue and
@@ -53,18 +54,19 @@ static void thread_prepare(void)
 	thread_ready = true;
 }
 
+/* Exit data: the first `size` bytes (at most 8) of a little-endian value. */
 static uint64_t load_le(const uint8_t *p, unsigned size)
 {
-	uint64_t v = 0;
-	for (unsigned i = 0; i < size && i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
+	uint8_t b[8] = { 0 };
+	memcpy(b, p, size < sizeof(b) ? size : sizeof(b));
+	return le64_get(b);
 }
 
 static void store_le(uint8_t *p, unsigned size, uint64_t v)
 {
-	for (unsigned i = 0; i < size && i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	uint8_t b[8];
+	le64_put(b, v);
+	memcpy(p, b, size < sizeof(b) ? size : sizeof(b));
 }
 
 /* The bytes of element `index` of the current port I/O exit. */
