@@ -232,7 +232,7 @@ static uint64_t acpi_pm_read(void *ctx, uint64_t off, unsigned size)
 	return 0; /* no wake status ever pending */
 }
 
-static const struct bus_device_ops acpi_pm_ops = { acpi_pm_read, acpi_pm_write };
+static const struct bus_device_ops acpi_pm_ops = { .read = acpi_pm_read, .write = acpi_pm_write };
 
 /* A replayer's way in for recorded host input (ev_source.bind_injector). */
 static size_t replay_inject(void *ctx, const char *device, const void *data, size_t len)
