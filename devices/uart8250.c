@@ -265,7 +265,7 @@ static uint8_t read_reg(struct uart8250 *u, unsigned reg)
 		v = u->lsr;
 		/* Error bits clear on read. */
 		u->lsr &= ~(LSR_OE | LSR_BI_FE_PE);
-		return v ^ (MUTANT(6) ? LSR_TEMT : 0);
+		return v ^ (MUTANT(MUTANT_UART_TEMT_FLIPPED) ? LSR_TEMT : 0);
 	case REG_MSR:
 		v = u->msr;
 		u->msr &= ~MSR_DELTAS;
