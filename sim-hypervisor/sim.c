@@ -7,6 +7,7 @@
  */
 #include "sim.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -318,6 +319,8 @@ static void finish_inflight(struct hv_guest *g)
 	int vcpu = g->inflight;
 	if (vcpu == IDLE)
 		return;
+	/* inflight holds only ids vcpu_create accepted (or IDLE / INJECTING). */
+	assert(vcpu < HV_MAX_VCPUS);
 	struct hv_vcpu *v = vcpu >= 0 ? g->vcpus[vcpu] : NULL;
 	if (v && v->awaiting_read) {
 		v->awaiting_read = false;
@@ -474,6 +477,8 @@ static void sim_vcpu_destroy(struct hv_vcpu *v)
 		return;
 	struct hv_guest *g = v->g;
 	pthread_mutex_lock(&g->lock);
+	/* vcpu_create range-checked the id and filled this very slot. */
+	assert(v->id < HV_MAX_VCPUS && g->vcpus[v->id] == v);
 	if (g->inflight == (int)v->id)
 		g->inflight = IDLE;
 	g->vcpus[v->id] = NULL;

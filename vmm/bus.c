@@ -74,6 +74,9 @@ int bus_read(const struct bus *b, enum bus_space space, uint64_t addr, unsigned 
 		*value = size >= 8 ? ~0ull : ((1ull << (size * 8)) - 1);
 		return -ENOENT;
 	}
+	/* bus_find checked the whole access lies inside the range: the
+	 * handler contract (off + size <= the registered length). */
+	assert(addr - r->base + size <= r->len);
 	*value = r->ops->read(r->ctx, addr - r->base, size);
 	return 0;
 }
@@ -84,6 +87,7 @@ int bus_write(const struct bus *b, enum bus_space space, uint64_t addr, unsigned
 	const struct bus_range *r = bus_find(b, space, addr, size);
 	if (!r)
 		return -ENOENT;
+	assert(addr - r->base + size <= r->len); /* as in bus_read */
 	if (r->ops->write)
 		r->ops->write(r->ctx, addr - r->base, size, value);
 	return 0;

@@ -2,6 +2,7 @@
  * specification, section "MMIO Device Register Layout". */
 #include "virtio_mmio.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -211,6 +212,9 @@ static uint64_t mmio_read(void *ctx, uint64_t off, unsigned size)
 			warn_once(m, "config read beyond the device's config space", off);
 			return 0;
 		}
+		/* Exit sizes are 1, 2, 4 or 8 (the backends' contract): the read
+		 * lands inside v. */
+		assert(size <= sizeof(v));
 		d->ops->config_read(d, (uint32_t)coff, &v, size);
 		return v;
 	}
@@ -251,6 +255,7 @@ static void mmio_write(void *ctx, uint64_t off, unsigned size, uint64_t value)
 			warn_once(m, "config write beyond the device's config space or read-only", off);
 			return;
 		}
+		assert(size <= sizeof(value)); /* as for config reads */
 		d->ops->config_write(d, (uint32_t)coff, &value, size);
 		return;
 	}
