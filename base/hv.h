@@ -47,7 +47,6 @@ struct hv_exit {
 	uint64_t addr;   /* guest-physical address, or port */
 	uint8_t size;    /* 1, 2, 4 or 8 */
 	uint64_t data;   /* value written, for MEM_WRITE / IO_OUT / BELL */
-	uint64_t key;    /* the key given to set_trap, or 0 where no trap matched */
 	uint32_t reason; /* FAILURE / SHUTDOWN: backend's detail code */
 };
 
@@ -82,8 +81,10 @@ struct hv_ops {
 	 * same memory so that other processes may map it. */
 	int (*map_memory)(struct hv_guest *g, uint64_t gpa, void *hva, uint64_t len,
 	                  int memfd, uint64_t offset);
+	/* Make accesses to [addr, addr+len) exit. Exits carry the address only:
+	 * the caller's bus finds the device (no per-trap key to look up). */
 	int (*set_trap)(struct hv_guest *g, enum hv_trap_kind kind, uint64_t addr,
-	                uint64_t len, uint64_t key);
+	                uint64_t len);
 	/* Raise (level 1) or lower (level 0) interrupt line gsi. */
 	int (*set_irq)(struct hv_guest *g, uint32_t gsi, int level);
 

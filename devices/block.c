@@ -219,10 +219,10 @@ static void block_notify(struct virtio_device *d, unsigned q)
 			b->errors++;
 			written = 0;
 		}
-		status ^= (uint8_t)MUTANT(1);
+		status ^= (uint8_t)MUTANT(MUTANT_BLOCK_STATUS_FLIPPED);
 		/* The status byte is the last writable byte of the chain. */
 		vq_chain_write(vq, c, c->writable_len - 1, &status, 1);
-		if (vq_push(vq, c, written + 1 - (uint32_t)MUTANT(2)) < 0)
+		if (vq_push(vq, c, written + 1 - (uint32_t)MUTANT(MUTANT_BLOCK_USED_LEN_SHORT)) < 0)
 			break;
 	}
 	virtio_queue_done(d, 0);
@@ -240,8 +240,11 @@ struct blk_config {
 static void block_config_read(struct virtio_device *d, uint32_t off, void *buf, uint32_t len)
 {
 	struct virtio_block *b = d->priv;
-	struct blk_config cfg = { .capacity = b->capacity + (uint64_t)MUTANT(4), .seg_max = BLOCK_SEG_MAX,
-	                          .blk_size = BLOCK_SECTOR };
+	struct blk_config cfg = {
+		.capacity = b->capacity + (uint64_t)MUTANT(MUTANT_BLOCK_CAPACITY_CHANGED),
+		.seg_max = BLOCK_SEG_MAX,
+		.blk_size = BLOCK_SECTOR,
+	};
 	uint8_t raw[sizeof(cfg)];
 	memcpy(raw, &cfg, sizeof(cfg));
 	memcpy(buf, raw + off, len);

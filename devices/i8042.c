@@ -7,6 +7,7 @@
  */
 #include "i8042.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Port offsets from I8042_BASE. */
@@ -161,7 +162,19 @@ static void i8042_write(void *ctx, uint64_t off, unsigned size, uint64_t value)
 	write_port(ctx, off, (uint8_t)value);
 }
 
+/* Port 0x64 is the status register to a read, the command register to a write. */
+static bool i8042_describe_reg(void *ctx, uint64_t off, bool write, char *buf, size_t len)
+{
+	const char *r = off == OFF_DATA ? "data"
+	              : off == OFF_PORT_B ? "port B"
+	              : off == OFF_CMD ? (write ? "command" : "status") : NULL;
+	if (r)
+		snprintf(buf, len, "register %s", r);
+	return r != NULL;
+}
+
 const struct bus_device_ops i8042_bus_ops = {
 	.read = i8042_read,
 	.write = i8042_write,
+	.describe_reg = i8042_describe_reg,
 };

@@ -16,7 +16,7 @@ static void rng_notify(struct virtio_device *d, unsigned q)
 		size_t want = r->chain.writable_len < sizeof(buf) ? (size_t)r->chain.writable_len : sizeof(buf);
 		uint32_t written = 0;
 		if (want && r->host.entropy(r->host.ctx, buf, want) == 0) {
-			if (MUTANT(5) && want >= 2) {
+			if (MUTANT(MUTANT_RNG_REORDERED) && want >= 2) {
 				uint8_t t = buf[0];
 				buf[0] = buf[1];
 				buf[1] = t;

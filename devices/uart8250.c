@@ -11,6 +11,7 @@
 #include "devices/mutant.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -264,7 +265,7 @@ static uint8_t read_reg(struct uart8250 *u, unsigned reg)
 		v = u->lsr;
 		/* Error bits clear on read. */
 		u->lsr &= ~(LSR_OE | LSR_BI_FE_PE);
-		return v ^ (MUTANT(6) ? LSR_TEMT : 0);
+		return v ^ (MUTANT(MUTANT_UART_TEMT_FLIPPED) ? LSR_TEMT : 0);
 	case REG_MSR:
 		v = u->msr;
 		u->msr &= ~MSR_DELTAS;
@@ -365,7 +366,27 @@ static void uart_write(void *ctx, uint64_t off, unsigned size, uint64_t value)
 	update_irq(u);
 }
 
+/* Names by direction (offset 0 is RBR to a read, THR to a write). With
+ * LCR.DLAB set, offsets 0 and 1 are the divisor latch instead; the names
+ * here describe the usual case, since they may not depend on state. */
+static bool uart_describe_reg(void *ctx, uint64_t off, bool write, char *buf, size_t len)
+{
+	static const char *const rd[UART8250_PORTS] = {
+		[REG_RBR_THR] = "RBR", [REG_IER] = "IER", [REG_IIR_FCR] = "IIR", [REG_LCR] = "LCR",
+		[REG_MCR] = "MCR", [REG_LSR] = "LSR", [REG_MSR] = "MSR", [REG_SCR] = "SCR",
+	};
+	static const char *const wr[UART8250_PORTS] = {
+		[REG_RBR_THR] = "THR", [REG_IER] = "IER", [REG_IIR_FCR] = "FCR", [REG_LCR] = "LCR",
+		[REG_MCR] = "MCR", [REG_LSR] = "LSR", [REG_MSR] = "MSR", [REG_SCR] = "SCR",
+	};
+	if (off >= UART8250_PORTS)
+		return false;
+	snprintf(buf, len, "register %s", (write ? wr : rd)[off]);
+	return true;
+}
+
 const struct bus_device_ops uart8250_bus_ops = {
 	.read = uart_read,
 	.write = uart_write,
+	.describe_reg = uart_describe_reg,
 };

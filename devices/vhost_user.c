@@ -1,6 +1,7 @@
 /* devices/vhost_user.c - see vhost_user.h. Message layouts from QEMU's
- * docs/interop/vhost-user.rst ("Message types"); all little-endian, read here
- * with memcpy because the payload has no alignment guarantee. */
+ * docs/interop/vhost-user.rst ("Message types"), named in vhost_user.h; all
+ * little-endian, read and written through base/byteorder.h (the payload has
+ * no alignment guarantee). */
 #include "vhost_user.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/byteorder.h"
 #include "base/log.h"
 
 #define PAGE 4096ull
@@ -35,16 +37,26 @@ struct vhu_msg {
 
 static uint32_t get32(const struct vhu_msg *m, size_t off)
 {
-	uint32_t v;
-	memcpy(&v, m->p.b + off, 4);
-	return v;
+	return le32_get(m->p.b + off);
 }
 
 static uint64_t get64(const struct vhu_msg *m, size_t off)
 {
-	uint64_t v;
-	memcpy(&v, m->p.b + off, 8);
-	return v;
+	return le64_get(m->p.b + off);
+}
+
+static void hdr_put(uint8_t b[VHU_HDR_SIZE], uint32_t request, uint32_t flags, uint32_t size)
+{
+	le32_put(b + VHU_HDR_REQUEST, request);
+	le32_put(b + VHU_HDR_FLAGS, flags);
+	le32_put(b + VHU_HDR_PAYLOAD_SIZE, size);
+}
+
+static void hdr_get(const uint8_t b[VHU_HDR_SIZE], struct vhu_msg *m)
+{
+	m->request = le32_get(b + VHU_HDR_REQUEST);
+	m->flags = le32_get(b + VHU_HDR_FLAGS);
+	m->size = le32_get(b + VHU_HDR_PAYLOAD_SIZE);
 }
 
 /* Record why a message was refused; returns -EINVAL for the caller to pass on. */
@@ -145,10 +157,9 @@ static int reply(struct vhu_server *s, const struct vhu_msg *req, const void *pa
                  uint32_t size)
 {
 	uint8_t buf[VHU_HDR_SIZE + VHU_MAX_CONFIG + 16];
-	uint32_t hdr[3] = { req->request, VHU_VERSION | VHU_FLAG_REPLY, size };
 	if (size > sizeof(buf) - VHU_HDR_SIZE)
 		return -EINVAL;
-	memcpy(buf, hdr, sizeof(hdr));
+	hdr_put(buf, req->request, VHU_VERSION | VHU_FLAG_REPLY, size);
 	if (size)
 		memcpy(buf + VHU_HDR_SIZE, payload, size);
 	/* What the front end is told is an output of the message's event. */
@@ -160,7 +171,9 @@ static int reply(struct vhu_server *s, const struct vhu_msg *req, const void *pa
 
 static int reply_u64(struct vhu_server *s, const struct vhu_msg *req, uint64_t v)
 {
-	return reply(s, req, &v, sizeof(v));
+	uint8_t b[VHU_U64_SIZE];
+	le64_put(b, v);
+	return reply(s, req, b, sizeof(b));
 }
 
 /* ---- memory table ---- */
@@ -281,13 +294,14 @@ static int try_start(struct vhu_server *s, unsigned q)
 
 static int set_mem_table(struct vhu_server *s, const struct vhu_msg *m, int *fds, unsigned nfds)
 {
-	if (m->size < 8)
+	if (m->size < VHU_MEM_REGIONS)
 		return refuse(s, "SET_MEM_TABLE: payload of %u bytes", m->size);
-	uint32_t n = get32(m, 0);
+	uint32_t n = get32(m, VHU_MEM_NREGIONS);
 	if (n == 0 || n > VHU_MAX_REGIONS)
 		return refuse(s, "SET_MEM_TABLE: %u regions (1..%u)", n, VHU_MAX_REGIONS);
 	/* virtio_uml always sends the full 8-slot table; QEMU sends only n. */
-	if (m->size < 8 + 32 * n || m->size > 8 + 32 * VHU_MAX_REGIONS)
+	if (m->size < VHU_MEM_REGIONS + VHU_REGION_LEN * n ||
+	    m->size > VHU_MEM_REGIONS + VHU_REGION_LEN * VHU_MAX_REGIONS)
 		return refuse(s, "SET_MEM_TABLE: payload of %u bytes for %u regions", m->size, n);
 	if (nfds != n)
 		return refuse(s, "SET_MEM_TABLE: %u fds for %u regions", nfds, n);
@@ -295,10 +309,11 @@ static int set_mem_table(struct vhu_server *s, const struct vhu_msg *m, int *fds
 	uint64_t total = 0, slot[VHU_MAX_REGIONS], slack[VHU_MAX_REGIONS];
 	for (uint32_t i = 0; i < n; i++) {
 		struct vhu_region *r = &reg[i];
-		r->gpa = get64(m, 8 + 32 * i);
-		r->size = get64(m, 16 + 32 * i);
-		r->user_addr = get64(m, 24 + 32 * i);
-		r->mmap_offset = get64(m, 32 + 32 * i);
+		size_t at = VHU_MEM_REGIONS + (size_t)VHU_REGION_LEN * i;
+		r->gpa = get64(m, at + VHU_REGION_GPA);
+		r->size = get64(m, at + VHU_REGION_SIZE);
+		r->user_addr = get64(m, at + VHU_REGION_USER_ADDR);
+		r->mmap_offset = get64(m, at + VHU_REGION_MMAP_OFFSET);
 		if (r->size == 0 || r->size > VHU_MAX_MAP || r->gpa + r->size < r->gpa ||
 		    r->user_addr + r->size < r->user_addr || r->mmap_offset > VHU_MAX_MAP)
 			return refuse(s, "SET_MEM_TABLE: region %u is empty, too large or wraps", i);
@@ -421,7 +436,8 @@ static void cb_signal_config(struct virtio_device *d)
 	}
 	/* No NEED_REPLY: the back end must not block on a front end that is
 	 * itself waiting for us. */
-	uint32_t hdr[3] = { VHU_SLAVE_CONFIG_CHANGE_MSG, VHU_VERSION, 0 };
+	uint8_t hdr[VHU_HDR_SIZE];
+	hdr_put(hdr, VHU_SLAVE_CONFIG_CHANGE_MSG, VHU_VERSION, 0);
 	rec_output(s, "vhost-user-slave", hdr, sizeof(hdr));
 	if (send_all(s->slave_fd, hdr, sizeof(hdr)) < 0)
 		s->config_dropped++;
@@ -493,50 +509,51 @@ static int vring_fd(struct vhu_server *s, const struct vhu_msg *m, int *fds, uns
 static int vring_state(struct vhu_server *s, const struct vhu_msg *m, const char *what,
                        unsigned *q, uint32_t *num)
 {
-	int i = ring_index(s, get32(m, 0), what);
+	int i = ring_index(s, get32(m, VHU_STATE_INDEX), what);
 	if (i < 0)
 		return i;
 	*q = (unsigned)i;
-	*num = get32(m, 4);
+	*num = get32(m, VHU_STATE_NUM);
 	return 0;
 }
 
 static int get_config(struct vhu_server *s, const struct vhu_msg *m)
 {
 	const struct virtio_device_ops *ops = s->dev->ops;
-	uint32_t off = get32(m, 0), size = get32(m, 4), flags = get32(m, 8);
-	if (size > VHU_MAX_CONFIG || off > VHU_MAX_CONFIG - size || m->size != 12 + size) {
+	uint32_t off = get32(m, VHU_CONFIG_OFFSET), size = get32(m, VHU_CONFIG_SIZE);
+	if (size > VHU_MAX_CONFIG || off > VHU_MAX_CONFIG - size ||
+	    m->size != VHU_CONFIG_DATA + size) {
 		refuse(s, "GET_CONFIG: offset %u size %u in a %u-byte message", off, size, m->size);
 		/* An empty reply keeps the stream in step; the front end sees the
 		 * size mismatch as the failure. */
 		return reply(s, m, NULL, 0) < 0 ? -EIO : 0;
 	}
-	uint8_t out[12 + VHU_MAX_CONFIG];
-	memcpy(out, m->p.b, 12);
-	memset(out + 12, 0, size);
+	/* The reply echoes offset, size and flags, then the bytes. */
+	uint8_t out[VHU_CONFIG_DATA + VHU_MAX_CONFIG];
+	memcpy(out, m->p.b, VHU_CONFIG_DATA);
+	memset(out + VHU_CONFIG_DATA, 0, size);
 	/* Bytes beyond the device's config space read as zero, as on virtio-mmio
 	 * they are ignored: virtio_uml asks for [0, offset+len) of any field. */
 	if (ops->config_read && off < ops->config_size) {
 		uint32_t n = ops->config_size - off < size ? ops->config_size - off : size;
 		if (n)
-			ops->config_read(s->dev, off, out + 12, n);
+			ops->config_read(s->dev, off, out + VHU_CONFIG_DATA, n);
 	}
-	(void)flags;
-	return reply(s, m, out, 12 + size) < 0 ? -EIO : 0;
+	return reply(s, m, out, VHU_CONFIG_DATA + size) < 0 ? -EIO : 0;
 }
 
 static int set_config(struct vhu_server *s, const struct vhu_msg *m)
 {
 	const struct virtio_device_ops *ops = s->dev->ops;
-	if (m->size < 12)
+	if (m->size < VHU_CONFIG_DATA)
 		return refuse(s, "SET_CONFIG: payload of %u bytes", m->size);
-	uint32_t off = get32(m, 0), size = get32(m, 4);
-	if (size > VHU_MAX_CONFIG || m->size != 12 + size)
+	uint32_t off = get32(m, VHU_CONFIG_OFFSET), size = get32(m, VHU_CONFIG_SIZE);
+	if (size > VHU_MAX_CONFIG || m->size != VHU_CONFIG_DATA + size)
 		return refuse(s, "SET_CONFIG: size %u in a %u-byte message", size, m->size);
 	if (!ops->config_write || off > ops->config_size || size > ops->config_size - off)
 		return refuse(s, "SET_CONFIG: [%u, +%u) is not writable config space", off, size);
 	if (size)
-		ops->config_write(s->dev, off, m->p.b + 12, size);
+		ops->config_write(s->dev, off, m->p.b + VHU_CONFIG_DATA, size);
 	return 0;
 }
 
@@ -551,9 +568,9 @@ static long expected_size(uint32_t req)
 	case VHU_SET_FEATURES: case VHU_SET_PROTOCOL_FEATURES: case VHU_SET_VRING_KICK:
 	case VHU_SET_VRING_CALL: case VHU_SET_VRING_ERR: case VHU_SET_VRING_NUM:
 	case VHU_SET_VRING_BASE: case VHU_GET_VRING_BASE: case VHU_SET_VRING_ENABLE:
-		return 8;
+		return VHU_U64_SIZE; /* or a vring state, the same size */
 	case VHU_SET_VRING_ADDR:
-		return 40;
+		return VHU_ADDR_SIZE;
 	case VHU_SET_MEM_TABLE: case VHU_GET_CONFIG: case VHU_SET_CONFIG:
 		return -2; /* variable */
 	default:
@@ -582,7 +599,8 @@ static int handle(struct vhu_server *s, struct vhu_msg *m, int *fds, unsigned nf
 	if (want >= 0 && m->size != (uint32_t)want)
 		return refuse(s, "request %u: payload of %u bytes, expected %ld", m->request, m->size,
 		              want);
-	if ((m->request == VHU_GET_CONFIG || m->request == VHU_SET_CONFIG) && m->size < 12)
+	if ((m->request == VHU_GET_CONFIG || m->request == VHU_SET_CONFIG) &&
+	    m->size < VHU_CONFIG_DATA)
 		return refuse(s, "request %u: payload of %u bytes", m->request, m->size);
 	if (nfds > fds_allowed(m->request))
 		return refuse(s, "request %u: %u fds attached", m->request, nfds);
@@ -592,7 +610,7 @@ static int handle(struct vhu_server *s, struct vhu_msg *m, int *fds, unsigned nf
 	case VHU_GET_FEATURES:
 		return reply_u64(s, m, s->features_offered) < 0 ? -EIO : 0;
 	case VHU_SET_FEATURES: {
-		uint64_t f = get64(m, 0);
+		uint64_t f = get64(m, 0); /* a u64 payload */
 		if (f & ~s->features_offered)
 			return refuse(s, "SET_FEATURES: 0x%llx not offered",
 			              (unsigned long long)(f & ~s->features_offered));
@@ -653,25 +671,28 @@ static int handle(struct vhu_server *s, struct vhu_msg *m, int *fds, unsigned nf
 		stop_ring(s, q);
 		close_fd(&s->vring[q].kick_fd);
 		s->vring[q].kick_set = false;
-		uint32_t st[2] = { q, s->vring[q].base };
+		uint8_t st[VHU_STATE_SIZE];
+		le32_put(st + VHU_STATE_INDEX, q);
+		le32_put(st + VHU_STATE_NUM, s->vring[q].base);
 		return reply(s, m, st, sizeof(st)) < 0 ? -EIO : 0;
 	}
 	case VHU_SET_VRING_ADDR: {
-		int i = ring_index(s, get32(m, 0), "SET_VRING_ADDR");
+		int i = ring_index(s, get32(m, VHU_ADDR_INDEX), "SET_VRING_ADDR");
 		if (i < 0)
 			return i;
 		q = (unsigned)i;
 		struct vhu_vring *r = &s->vring[q];
-		if (get32(m, 4) != 0)
-			return refuse(s, "SET_VRING_ADDR: flags 0x%x (no dirty logging here)", get32(m, 4));
+		if (get32(m, VHU_ADDR_FLAGS) != 0)
+			return refuse(s, "SET_VRING_ADDR: flags 0x%x (no dirty logging here)",
+			              get32(m, VHU_ADDR_FLAGS));
 		if (!s->mem_set)
 			return refuse(s, "SET_VRING_ADDR before SET_MEM_TABLE");
 		if (r->started)
 			return refuse(s, "SET_VRING_ADDR: ring %u is running", q);
 		struct vhu_vring saved = *r;
-		r->desc_user = get64(m, 8);
-		r->used_user = get64(m, 16);
-		r->avail_user = get64(m, 24);
+		r->desc_user = get64(m, VHU_ADDR_DESC);
+		r->used_user = get64(m, VHU_ADDR_USED);
+		r->avail_user = get64(m, VHU_ADDR_AVAIL);
 		uint64_t gpa;
 		bool ok = user_to_gpa(s, r->desc_user, &gpa) && user_to_gpa(s, r->avail_user, &gpa) &&
 		          user_to_gpa(s, r->used_user, &gpa);
@@ -829,9 +850,8 @@ static void dispatch_recorded(struct vhu_server *s, struct vhu_msg *msg, int *fd
 	vhu_event_begin(s);
 	*result = dispatch(s, msg, fds, nfds);
 	if (rec) {
-		uint32_t hdr[3] = { msg->request, msg->flags, msg->size };
 		rec[0] = (uint8_t)nfds;
-		memcpy(rec + 1, hdr, VHU_HDR_SIZE);
+		hdr_put(rec + 1, msg->request, msg->flags, msg->size);
 		memcpy(rec + 1 + VHU_HDR_SIZE, msg->p.b, msg->size);
 		size_t n = 1 + VHU_HDR_SIZE + msg->size;
 		vhu_event_end(s, "vhost-user", rec, n, n);
@@ -847,14 +867,12 @@ static int serve_one(struct vhu_server *s)
 	struct vhu_msg *msg = &m;
 	int fds[VHU_MAX_FDS];
 	unsigned nfds = 0;
-	uint32_t hdr[3];
-	int rc = read_part(s, (uint8_t *)hdr, sizeof(hdr), fds, &nfds, true);
+	uint8_t hdr[VHU_HDR_SIZE];
+	int rc = read_part(s, hdr, sizeof(hdr), fds, &nfds, true);
 	int result = 0;
 	if (rc <= 0)
 		goto out;
-	msg->request = hdr[0];
-	msg->flags = hdr[1];
-	msg->size = hdr[2];
+	hdr_get(hdr, msg);
 	if (!header_ok(s, msg))
 		goto out;
 	if (msg->size && read_part(s, msg->p.b, msg->size, fds, &nfds, false) <= 0)
@@ -874,13 +892,9 @@ int vhu_handle_message(struct vhu_server *s, const void *data, size_t len, int *
 	int result = 0;
 	if (!msg)
 		goto out;
-	uint32_t hdr[3];
 	if (len < VHU_HDR_SIZE || nfds > VHU_MAX_FDS)
 		goto out;
-	memcpy(hdr, data, VHU_HDR_SIZE);
-	msg->request = hdr[0];
-	msg->flags = hdr[1];
-	msg->size = hdr[2];
+	hdr_get(data, msg);
 	if (!header_ok(s, msg) || msg->size != len - VHU_HDR_SIZE)
 		goto out;
 	memcpy(msg->p.b, (const uint8_t *)data + VHU_HDR_SIZE, msg->size);

@@ -95,7 +95,40 @@ enum vhu_request {
 #define VHU_VRING_INDEX_MASK 0xffull
 #define VHU_VRING_NOFD (1ull << 8)
 
+/* Wire layouts (QEMU docs/interop/vhost-user.rst), byte offsets, all
+ * little-endian. The header: request, flags, payload size (u32 each). */
+#define VHU_HDR_REQUEST 0
+#define VHU_HDR_FLAGS 4
+#define VHU_HDR_PAYLOAD_SIZE 8
 #define VHU_HDR_SIZE 12
+/* A u64 payload (features, vring index + flags), and a vring state: u32
+ * index, u32 number (size or base). */
+#define VHU_U64_SIZE 8
+#define VHU_STATE_INDEX 0
+#define VHU_STATE_NUM 4
+#define VHU_STATE_SIZE 8
+/* A vring address: u32 index, u32 flags, then u64 user addresses. */
+#define VHU_ADDR_INDEX 0
+#define VHU_ADDR_FLAGS 4
+#define VHU_ADDR_DESC 8
+#define VHU_ADDR_USED 16
+#define VHU_ADDR_AVAIL 24
+#define VHU_ADDR_LOG 32
+#define VHU_ADDR_SIZE 40
+/* A memory table: u32 region count, u32 padding, then regions of u64 guest
+ * address, size, front-end user address, offset into the region's fd. */
+#define VHU_MEM_NREGIONS 0
+#define VHU_MEM_REGIONS 8
+#define VHU_REGION_GPA 0
+#define VHU_REGION_SIZE 8
+#define VHU_REGION_USER_ADDR 16
+#define VHU_REGION_MMAP_OFFSET 24
+#define VHU_REGION_LEN 32
+/* A config access: u32 offset, u32 size, u32 flags, then the bytes. */
+#define VHU_CONFIG_OFFSET 0
+#define VHU_CONFIG_SIZE 4
+#define VHU_CONFIG_FLAGS 8
+#define VHU_CONFIG_DATA 12
 #define VHU_MAX_REGIONS 8
 #define VHU_MAX_CONFIG 256
 /* Largest payload read; anything bigger cannot be a request we know and the

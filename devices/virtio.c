@@ -12,7 +12,7 @@ void virtio_queue_done(struct virtio_device *d, unsigned q)
 			d->signal_needs_reset(d);
 		return;
 	}
-	if (vq_should_notify(vq) && d->signal_used && !MUTANT(3))
+	if (vq_should_notify(vq) && d->signal_used && !MUTANT(MUTANT_USED_IRQ_MISSING))
 		d->signal_used(d, q);
 }
 

@@ -3,9 +3,11 @@
 #include "replay/replay.h"
 #include "replay/replay_device.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +19,11 @@
 #include <unistd.h>
 
 #include "devices/i8042.h"
+#include "devices/uart8250.h"
 #include "base/sha256.h"
+#include "vmm/bus.h"
 #include "vmm/lifecycle.h"
+#include "vmm/virtio_mmio.h"
 #include "vmm/vm.h"
 
 
@@ -299,54 +304,37 @@ int trace_record_meta(struct trace_writer *w, const struct guest_config *c,
 
 /* ---- addresses ---- */
 
-static const char *virtio_reg(uint64_t off)
+/* The machine layout as a bus of device kinds with no device state behind
+ * them: each device names its own registers (describe_reg), so no register
+ * map is copied here, and the trace tool, which has no vm, describes exits
+ * the same way a divergence report does. Labels are the layout's: which
+ * slot, which COM port. */
+static struct bus layout_bus;
+static char layout_slot_names[VM_MAX_VIRTIO][24];
+static pthread_once_t layout_once = PTHREAD_ONCE_INIT;
+
+static void layout_build(void)
 {
-	static const struct {
-		uint64_t off;
-		const char *name;
-	} regs[] = {
-		{ 0x000, "MagicValue" }, { 0x004, "Version" }, { 0x008, "DeviceID" },
-		{ 0x00c, "VendorID" }, { 0x010, "DeviceFeatures" }, { 0x014, "DeviceFeaturesSel" },
-		{ 0x020, "DriverFeatures" }, { 0x024, "DriverFeaturesSel" }, { 0x030, "QueueSel" },
-		{ 0x034, "QueueNumMax" }, { 0x038, "QueueNum" }, { 0x044, "QueueReady" },
-		{ 0x050, "QueueNotify" }, { 0x060, "InterruptStatus" }, { 0x064, "InterruptACK" },
-		{ 0x070, "Status" }, { 0x080, "QueueDescLow" }, { 0x084, "QueueDescHigh" },
-		{ 0x090, "QueueDriverLow" }, { 0x094, "QueueDriverHigh" }, { 0x0a0, "QueueDeviceLow" },
-		{ 0x0a4, "QueueDeviceHigh" }, { 0x0fc, "ConfigGeneration" },
-	};
-	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
-		if (regs[i].off == off)
-			return regs[i].name;
-	return NULL;
+	bus_init(&layout_bus);
+	int r = bus_register(&layout_bus, BUS_PIO, VM_COM1_BASE, UART8250_PORTS, "serial (COM1)",
+	                     &uart8250_bus_ops, NULL);
+	r |= bus_register(&layout_bus, BUS_PIO, I8042_BASE, I8042_PORTS, "i8042", &i8042_bus_ops,
+	                  NULL);
+	for (unsigned i = 0; i < VM_MAX_VIRTIO; i++) {
+		snprintf(layout_slot_names[i], sizeof(layout_slot_names[i]), "virtio-mmio slot %u", i);
+		r |= bus_register(&layout_bus, BUS_MMIO, VM_VIRTIO_MMIO_BASE + i * VM_VIRTIO_MMIO_SIZE,
+		                  VM_VIRTIO_MMIO_SIZE, layout_slot_names[i], &virtio_mmio_bus_ops, NULL);
+	}
+	assert(r == 0); /* a fixed layout of disjoint ranges, far below BUS_MAX_RANGES */
+	(void)r;
 }
 
 void trace_describe_addr(enum hv_exit_kind kind, uint64_t addr, char *buf, size_t len)
 {
-	static const char *const uart[] = { "THR/RBR", "IER", "IIR/FCR", "LCR", "MCR", "LSR", "MSR",
-		                            "SCR" };
-	if (kind == HV_EXIT_IO_IN || kind == HV_EXIT_IO_OUT) {
-		if (addr >= VM_COM1_BASE && addr < VM_COM1_BASE + 8)
-			snprintf(buf, len, "serial (COM1) register %s", uart[addr - VM_COM1_BASE]);
-		else if (addr >= I8042_BASE && addr < I8042_BASE + I8042_PORTS)
-			snprintf(buf, len, "i8042 port 0x%" PRIx64, addr);
-		else
-			snprintf(buf, len, "port 0x%" PRIx64 " (no device)", addr);
-		return;
-	}
-	if (addr >= VM_VIRTIO_MMIO_BASE && addr < VM_VIRTIO_MMIO_BASE + VM_MAX_VIRTIO * VM_VIRTIO_MMIO_SIZE) {
-		uint64_t slot = (addr - VM_VIRTIO_MMIO_BASE) / VM_VIRTIO_MMIO_SIZE;
-		uint64_t off = (addr - VM_VIRTIO_MMIO_BASE) % VM_VIRTIO_MMIO_SIZE;
-		const char *r = virtio_reg(off);
-		if (r)
-			snprintf(buf, len, "virtio-mmio slot %" PRIu64 " register %s", slot, r);
-		else if (off >= 0x100)
-			snprintf(buf, len, "virtio-mmio slot %" PRIu64 " config space +0x%" PRIx64, slot,
-			         off - 0x100);
-		else
-			snprintf(buf, len, "virtio-mmio slot %" PRIu64 " offset 0x%" PRIx64, slot, off);
-		return;
-	}
-	snprintf(buf, len, "address 0x%" PRIx64 " (no device)", addr);
+	pthread_once(&layout_once, layout_build);
+	bool pio = kind == HV_EXIT_IO_IN || kind == HV_EXIT_IO_OUT;
+	bool write = kind == HV_EXIT_IO_OUT || kind == HV_EXIT_MEM_WRITE || kind == HV_EXIT_BELL;
+	bus_describe(&layout_bus, pio ? BUS_PIO : BUS_MMIO, addr, write, buf, len);
 }
 
 /* ---- replay ---- */

@@ -42,7 +42,9 @@ int trace_record_meta(struct trace_writer *w, const struct guest_config *c,
                       const char *vmm_version, const char *backend, char *err, size_t errlen);
 
 /* Names the device and register behind an exit address in this vmm's
- * machine layout (COM1, i8042, virtio-mmio slots). */
+ * machine layout (COM1, i8042, virtio-mmio slots), through a bus of those
+ * device kinds: "serial (COM1) register LSR", "virtio-mmio slot 0 register
+ * QueueNotify", "port 0x80 (no device)". */
 void trace_describe_addr(enum hv_exit_kind kind, uint64_t addr, char *buf, size_t len);
 
 struct replay_opts {

@@ -7,6 +7,7 @@
  */
 #include "sim.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -15,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/byteorder.h"
+#include "base/event_names.h"
 #include "base/sha256.h"
 
 #define SIM_MAX_REGIONS 16
@@ -31,11 +34,6 @@ struct sim_region {
 /* hv_guest.inflight: no event in flight, or a host input being injected. */
 #define IDLE (-1)
 #define INJECTING (-2)
-
-struct sim_trap {
-	enum hv_trap_kind kind;
-	uint64_t addr, len, key;
-};
 
 struct hv_vcpu {
 	struct hv_guest *g;
@@ -60,9 +58,11 @@ struct hv_guest {
 	size_t rd, rd_end; /* next memr record of the exit in flight (NO_READ: none) */
 	struct sha256_ctx digest;
 	char *divergence;
-	unsigned nregions, ntraps;
+	unsigned nregions;
+	/* Traps are only counted: the script says which exits happen, and the
+	 * limit matches KVM's so a vmm that fits one backend fits the other. */
+	unsigned ntraps;
 	struct sim_region regions[SIM_MAX_REGIONS];
-	struct sim_trap traps[SIM_MAX_TRAPS];
 	struct hv_vcpu *vcpus[HV_MAX_VCPUS];
 	unsigned created_vcpus; /* count of vcpu_create calls that succeeded */
 	unsigned long long reread; /* reads answered from the record, not memory */
@@ -288,8 +288,7 @@ static void feed_memory(struct hv_guest *g, size_t at)
 static void digest_u64(struct hv_guest *g, char tag, uint64_t v)
 {
 	uint8_t b[9] = { (uint8_t)tag };
-	for (int i = 0; i < 8; i++)
-		b[1 + i] = (uint8_t)(v >> (8 * i));
+	le64_put(b + 1, v);
 	sha256_update(&g->digest, b, sizeof(b));
 }
 
@@ -320,6 +319,8 @@ static void finish_inflight(struct hv_guest *g)
 	int vcpu = g->inflight;
 	if (vcpu == IDLE)
 		return;
+	/* inflight holds only ids vcpu_create accepted (or IDLE / INJECTING). */
+	assert(vcpu < HV_MAX_VCPUS);
 	struct hv_vcpu *v = vcpu >= 0 ? g->vcpus[vcpu] : NULL;
 	if (v && v->awaiting_read) {
 		v->awaiting_read = false;
@@ -336,30 +337,6 @@ static void finish_inflight(struct hv_guest *g)
 		        exit_number(g, g->inflight_ev), type_name(e->type));
 	g->inflight = IDLE;
 	pthread_cond_broadcast(&g->cond);
-}
-
-static uint64_t trap_key(const struct hv_guest *g, const struct hv_exit *x)
-{
-	enum hv_trap_kind want;
-	switch (x->kind) {
-	case HV_EXIT_IO_IN:
-	case HV_EXIT_IO_OUT:
-		want = HV_TRAP_IO;
-		break;
-	case HV_EXIT_BELL:
-		want = HV_TRAP_BELL;
-		break;
-	default:
-		want = HV_TRAP_MEM;
-		break;
-	}
-	for (unsigned i = 0; i < g->ntraps; i++) {
-		const struct sim_trap *t = &g->traps[i];
-		if (t->kind == want && x->addr >= t->addr && x->addr - t->addr < t->len &&
-		    x->size <= t->len - (x->addr - t->addr))
-			return t->key;
-	}
-	return 0;
 }
 
 /* ---- hv_ops ---- */
@@ -432,7 +409,7 @@ static int sim_map_memory(struct hv_guest *g, uint64_t gpa, void *hva, uint64_t 
 }
 
 static int sim_set_trap(struct hv_guest *g, enum hv_trap_kind kind, uint64_t addr,
-                        uint64_t len, uint64_t key)
+                        uint64_t len)
 {
 	if ((kind != HV_TRAP_MEM && kind != HV_TRAP_IO && kind != HV_TRAP_BELL) || len == 0 ||
 	    addr + len < addr || (kind == HV_TRAP_IO && addr + len > 0x10000))
@@ -442,7 +419,7 @@ static int sim_set_trap(struct hv_guest *g, enum hv_trap_kind kind, uint64_t add
 	if (g->ntraps == SIM_MAX_TRAPS)
 		r = -ENOSPC;
 	else
-		g->traps[g->ntraps++] = (struct sim_trap){ kind, addr, len, key };
+		g->ntraps++;
 	pthread_mutex_unlock(&g->lock);
 	return r;
 }
@@ -500,6 +477,8 @@ static void sim_vcpu_destroy(struct hv_vcpu *v)
 		return;
 	struct hv_guest *g = v->g;
 	pthread_mutex_lock(&g->lock);
+	/* vcpu_create range-checked the id and filled this very slot. */
+	assert(v->id < HV_MAX_VCPUS && g->vcpus[v->id] == v);
 	if (g->inflight == (int)v->id)
 		g->inflight = IDLE;
 	g->vcpus[v->id] = NULL;
@@ -622,7 +601,6 @@ static bool try_take(struct hv_guest *g, struct hv_vcpu *v, struct hv_exit *x)
 		return false;
 	}
 	*x = e->exit;
-	x->key = trap_key(g, x);
 	size_t at = g->next;
 	feed_memory(g, at);
 	advance(g);
@@ -876,32 +854,29 @@ static ssize_t take_input(struct sim_config *c, const char *device, void *buf, s
 
 static int src_entropy(void *ctx, void *buf, size_t len)
 {
-	return take_input(ctx, "rng", buf, len, true) < 0 ? -EIO : 0;
+	return take_input(ctx, EVN_RNG, buf, len, true) < 0 ? -EIO : 0;
 }
 
 static ssize_t src_block_read(void *ctx, void *buf, size_t len, off_t off)
 {
-	ssize_t n = take_input(ctx, "block", buf, len, false);
+	ssize_t n = take_input(ctx, EVN_BLOCK_READ, buf, len, false);
 	if (n < 0)
 		errno = EIO;
 	return n;
 }
 
-/* A recorded write or flush result: le64, a count or -errno. */
+/* A recorded write or flush result (evn_result: a count or -errno). */
 static int64_t take_result(void *ctx, const char *device)
 {
-	uint8_t b[8];
+	uint8_t b[EVN_RESULT_SIZE];
 	if (take_input(ctx, device, b, sizeof(b), true) < 0)
 		return -EIO;
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)b[i] << (8 * i);
-	return (int64_t)v;
+	return evn_result_get(b);
 }
 
 static ssize_t src_block_write(void *ctx, const void *buf, size_t len, off_t off)
 {
-	int64_t r = take_result(ctx, "block-write");
+	int64_t r = take_result(ctx, EVN_BLOCK_WRITE);
 	if (r < 0) {
 		errno = r < -4095 ? EIO : (int)-r;
 		return -1;
@@ -911,7 +886,7 @@ static ssize_t src_block_write(void *ctx, const void *buf, size_t len, off_t off
 
 static int src_block_sync(void *ctx)
 {
-	int64_t r = take_result(ctx, "block-sync");
+	int64_t r = take_result(ctx, EVN_BLOCK_SYNC);
 	if (r < 0) {
 		errno = r < -4095 ? EIO : (int)-r;
 		return -1;

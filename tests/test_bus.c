@@ -3,7 +3,10 @@
 
 #include <errno.h>
 
+#include "devices/i8042.h"
+#include "devices/uart8250.h"
 #include "vmm/bus.h"
+#include "vmm/virtio_mmio.h"
 
 struct rec {
 	uint64_t last_off, last_val;
@@ -28,7 +31,7 @@ static void wr(void *ctx, uint64_t off, unsigned size, uint64_t v)
 	r->last_val = v;
 }
 
-static const struct bus_device_ops ops = { rd, wr };
+static const struct bus_device_ops ops = { .read = rd, .write = wr };
 
 static void test_overlap_rejected(void **s)
 {
@@ -100,6 +103,49 @@ static void test_dispatch(void **s)
 	assert_null(bus_find(&b, BUS_PIO, 0x3f8, 0));
 }
 
+/* Diagnostics name the device from the bus and the register from the device. */
+static void test_describe(void **s)
+{
+	static struct bus b;
+	bus_init(&b);
+	/* ctx NULL: names depend on the kind of device only. */
+	assert_int_equal(bus_register(&b, BUS_PIO, 0x3f8, UART8250_PORTS, "serial (COM1)",
+	                              &uart8250_bus_ops, NULL), 0);
+	assert_int_equal(bus_register(&b, BUS_PIO, I8042_BASE, I8042_PORTS, "i8042", &i8042_bus_ops,
+	                              NULL), 0);
+	assert_int_equal(bus_register(&b, BUS_MMIO, 0xd0000000, VIRTIO_MMIO_SIZE, "virtio-mmio slot 0",
+	                              &virtio_mmio_bus_ops, NULL), 0);
+	assert_int_equal(bus_register(&b, BUS_MMIO, 0x1000, 0x10, "plain", &ops, NULL), 0);
+	char d[96];
+	bus_describe(&b, BUS_PIO, 0x3fd, false, d, sizeof(d));
+	assert_string_equal(d, "serial (COM1) register LSR");
+	bus_describe(&b, BUS_PIO, 0x3f8, false, d, sizeof(d));
+	assert_string_equal(d, "serial (COM1) register RBR");
+	bus_describe(&b, BUS_PIO, 0x3f8, true, d, sizeof(d));
+	assert_string_equal(d, "serial (COM1) register THR");
+	bus_describe(&b, BUS_PIO, 0x64, false, d, sizeof(d));
+	assert_string_equal(d, "i8042 register status");
+	bus_describe(&b, BUS_PIO, 0x64, true, d, sizeof(d));
+	assert_string_equal(d, "i8042 register command");
+	bus_describe(&b, BUS_PIO, 0x62, false, d, sizeof(d));
+	assert_string_equal(d, "i8042 offset 0x2");
+	bus_describe(&b, BUS_PIO, 0x70, false, d, sizeof(d));
+	assert_string_equal(d, "port 0x70 (no device)");
+	bus_describe(&b, BUS_MMIO, 0xd0000050, true, d, sizeof(d));
+	assert_string_equal(d, "virtio-mmio slot 0 register QueueNotify");
+	bus_describe(&b, BUS_MMIO, 0xd0000108, false, d, sizeof(d));
+	assert_string_equal(d, "virtio-mmio slot 0 config space +0x8");
+	bus_describe(&b, BUS_MMIO, 0xd0000008 + 0x40, false, d, sizeof(d));
+	assert_string_equal(d, "virtio-mmio slot 0 offset 0x48");
+	bus_describe(&b, BUS_MMIO, 0x1004, false, d, sizeof(d)); /* no describe_reg */
+	assert_string_equal(d, "plain offset 0x4");
+	bus_describe(&b, BUS_MMIO, 0xd0000200, false, d, sizeof(d));
+	assert_string_equal(d, "address 0xd0000200 (no device)");
+	/* Truncation still terminates. */
+	bus_describe(&b, BUS_MMIO, 0xd0000050, true, d, 12);
+	assert_string_equal(d, "virtio-mmio");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -107,6 +153,7 @@ int main(void)
 		cmocka_unit_test(test_bad_ranges),
 		cmocka_unit_test(test_table_full),
 		cmocka_unit_test(test_dispatch),
+		cmocka_unit_test(test_describe),
 	};
 	return cmocka_run_group_tests_name("bus", tests, NULL, NULL);
 }

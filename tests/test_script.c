@@ -316,8 +316,7 @@ static void test_recorder_orders_outputs_after_exit(void **state)
 	/* What the vmm does for "out 3f8 'h'" with THRE interrupts enabled. */
 	s.host_output(s.ctx, "serial", "h", 1);
 	s.irq(s.ctx, 4, 1);
-	struct hv_exit x = { .kind = HV_EXIT_IO_OUT, .addr = 0x3f8, .size = 1, .data = 'h',
-		             .key = 77 };
+	struct hv_exit x = { .kind = HV_EXIT_IO_OUT, .addr = 0x3f8, .size = 1, .data = 'h' };
 	s.exit_handled(s.ctx, 0, &x, 0);
 	s.host_output(s.ctx, "serial", "i", 1);
 	s.host_output(s.ctx, "serial", "\n", 1);

@@ -445,25 +445,6 @@ static void test_no_script(void **state)
 
 /* ---- setup calls ---- */
 
-static void test_traps_fill_key(void **state)
-{
-	struct fixture f;
-	load(&f, "vmm-script 1\n"
-	         "exit 0 io-out 3f8 1 68\n"
-	         "exit 0 mem-write d0000050 4 1\n"
-	         "exit 0 bell d0001000 4 0\n"
-	         "exit 0 io-out 3ff 2 0\n",
-	     1);
-	assert_int_equal(H->set_trap(f.g, HV_TRAP_IO, 0x3f8, 8, 42), 0);
-	assert_int_equal(H->set_trap(f.g, HV_TRAP_MEM, 0xd0000000, 0x200, 7), 0);
-	assert_int_equal(H->set_trap(f.g, HV_TRAP_BELL, 0xd0001000, 0x1000, 9), 0);
-	assert_int_equal(enter(f.v[0]).key, 42);
-	assert_int_equal(enter(f.v[0]).key, 7);
-	assert_int_equal(enter(f.v[0]).key, 9);
-	assert_int_equal(enter(f.v[0]).key, 0); /* straddles the trap's end */
-	unload(&f);
-}
-
 static void test_setup_calls_validate(void **state)
 {
 	struct fixture f;
@@ -478,13 +459,13 @@ static void test_setup_calls_validate(void **state)
 		assert_int_equal(H->map_memory(f.g, i * 0x100000ull, ram, 4096, -1, 0), 0);
 	assert_int_equal(H->map_memory(f.g, 0x7000000, ram, 4096, -1, 0), -ENOSPC);
 
-	assert_int_equal(H->set_trap(f.g, 7, 0, 1, 0), -EINVAL);
-	assert_int_equal(H->set_trap(f.g, HV_TRAP_IO, 0, 0, 0), -EINVAL);
-	assert_int_equal(H->set_trap(f.g, HV_TRAP_IO, 0xffff, 2, 0), -EINVAL);
-	assert_int_equal(H->set_trap(f.g, HV_TRAP_MEM, UINT64_MAX, 2, 0), -EINVAL);
+	assert_int_equal(H->set_trap(f.g, 7, 0, 1), -EINVAL);
+	assert_int_equal(H->set_trap(f.g, HV_TRAP_IO, 0, 0), -EINVAL);
+	assert_int_equal(H->set_trap(f.g, HV_TRAP_IO, 0xffff, 2), -EINVAL);
+	assert_int_equal(H->set_trap(f.g, HV_TRAP_MEM, UINT64_MAX, 2), -EINVAL);
 	for (unsigned i = 0; i < 256; i++)
-		assert_int_equal(H->set_trap(f.g, HV_TRAP_MEM, i * 16ull, 16, i), 0);
-	assert_int_equal(H->set_trap(f.g, HV_TRAP_MEM, 0x100000, 16, 0), -ENOSPC);
+		assert_int_equal(H->set_trap(f.g, HV_TRAP_MEM, i * 16ull, 16), 0);
+	assert_int_equal(H->set_trap(f.g, HV_TRAP_MEM, 0x100000, 16), -ENOSPC);
 
 	assert_int_equal(H->max_vcpus(), HV_MAX_VCPUS);
 	struct hv_vcpu *v;
@@ -550,7 +531,6 @@ int main(void)
 		cmocka_unit_test(test_output_with_no_exit),
 		cmocka_unit_test(test_malformed_in_memory_script),
 		cmocka_unit_test(test_no_script),
-		cmocka_unit_test(test_traps_fill_key),
 		cmocka_unit_test(test_setup_calls_validate),
 		cmocka_unit_test(test_config_knobs),
 	};

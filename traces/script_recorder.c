@@ -91,7 +91,6 @@ static void rec_exit(void *ctx, unsigned vcpu, const struct hv_exit *x, uint64_t
 {
 	struct script_writer *w = ctx;
 	struct script_event e = { .type = SCRIPT_EXIT, .vcpu = vcpu, .exit = *x };
-	e.exit.key = 0; /* keys belong to one run's trap table, not to the guest */
 	if (script_exit_is_read(x->kind))
 		e.read_value = read_value;
 	pthread_mutex_lock(&w->lock);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "aml.h"
+#include "base/byteorder.h"
 
 #define WINDOW (ACPI_TABLES_END - ACPI_TABLES_GPA)
 
@@ -57,24 +58,6 @@
  * x2APIC entry. */
 #define XAPIC_MAX_ID 0xfe
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
 static uint8_t checksum(const uint8_t *p, size_t n)
 {
 	uint8_t s = 0;
@@ -93,14 +76,14 @@ static size_t align16(size_t v)
 static void sdt_header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 {
 	memcpy(t, sig, 4);
-	put32(t + 4, len);
+	le32_put(t + 4, len);
 	t[8] = rev;
 	memcpy(t + 10, OEM_ID, 6);
 	memcpy(t + 16, "VMM ", 4);
 	memcpy(t + 20, sig, 4); /* OEM table ID "VMM <sig>" */
-	put32(t + 24, 1);       /* OEM revision */
+	le32_put(t + 24, 1);       /* OEM revision */
 	memcpy(t + 28, CREATOR_ID, 4);
-	put32(t + 32, 1);       /* creator revision */
+	le32_put(t + 32, 1);       /* creator revision */
 }
 
 static void sdt_checksum(uint8_t *t, size_t len)
@@ -116,7 +99,7 @@ static void gas_io8(uint8_t *g, uint16_t port)
 	g[1] = 8; /* register bit width */
 	g[2] = 0; /* bit offset */
 	g[3] = GAS_ACCESS_BYTE;
-	put64(g + 4, port);
+	le64_put(g + 4, port);
 }
 
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
@@ -246,8 +229,8 @@ static size_t madt_size(const struct acpi_machine *m)
 static void madt(uint8_t *t, size_t len, const struct acpi_machine *m)
 {
 	sdt_header(t, "APIC", (uint32_t)len, 4);
-	put32(t + 36, ACPI_LAPIC_GPA);
-	put32(t + 40, m->pic ? MADT_PCAT_COMPAT : 0);
+	le32_put(t + 36, ACPI_LAPIC_GPA);
+	le32_put(t + 40, m->pic ? MADT_PCAT_COMPAT : 0);
 	uint8_t *p = t + MADT_HEADER_SIZE;
 	for (unsigned i = 0; i < m->cpus; i++) {
 		if (i <= XAPIC_MAX_ID) {
@@ -255,44 +238,44 @@ static void madt(uint8_t *t, size_t len, const struct acpi_machine *m)
 			p[1] = MADT_LAPIC_SIZE;
 			p[2] = (uint8_t)i; /* ACPI processor UID */
 			p[3] = (uint8_t)i; /* APIC ID */
-			put32(p + 4, MADT_ENABLED);
+			le32_put(p + 4, MADT_ENABLED);
 			p += MADT_LAPIC_SIZE;
 		} else {
 			p[0] = MADT_X2APIC;
 			p[1] = MADT_X2APIC_SIZE;
-			put32(p + 4, i); /* x2APIC ID */
-			put32(p + 8, MADT_ENABLED);
-			put32(p + 12, i); /* ACPI processor UID */
+			le32_put(p + 4, i); /* x2APIC ID */
+			le32_put(p + 8, MADT_ENABLED);
+			le32_put(p + 12, i); /* ACPI processor UID */
 			p += MADT_X2APIC_SIZE;
 		}
 	}
 	p[0] = MADT_IOAPIC;
 	p[1] = MADT_IOAPIC_SIZE;
 	p[2] = (uint8_t)ioapic_id(m);
-	put32(p + 4, ACPI_IOAPIC_GPA);
-	put32(p + 8, 0); /* GSI base: pins 0-23 are GSIs 0-23 */
+	le32_put(p + 4, ACPI_IOAPIC_GPA);
+	le32_put(p + 8, 0); /* GSI base: pins 0-23 are GSIs 0-23 */
 	p += MADT_IOAPIC_SIZE;
 	if (m->irq0_to_gsi2) {
 		p[0] = MADT_ISO;
 		p[1] = MADT_ISO_SIZE;
 		p[2] = 0; /* bus: ISA */
 		p[3] = 0; /* source: IRQ 0 */
-		put32(p + 4, 2);
-		put16(p + 8, 0); /* conforms to the bus: edge, active-high */
+		le32_put(p + 4, 2);
+		le16_put(p + 8, 0); /* conforms to the bus: edge, active-high */
 		p += MADT_ISO_SIZE;
 	}
 	/* LINT1 is NMI on every local APIC, as in the MP table. */
 	p[0] = MADT_LAPIC_NMI;
 	p[1] = MADT_LAPIC_NMI_SIZE;
 	p[2] = 0xff; /* all processors */
-	put16(p + 3, 0);
+	le16_put(p + 3, 0);
 	p[5] = 1; /* LINT1 */
 	p += MADT_LAPIC_NMI_SIZE;
 	if (m->cpus > XAPIC_MAX_ID + 1) {
 		p[0] = MADT_X2APIC_NMI;
 		p[1] = MADT_X2APIC_NMI_SIZE;
-		put16(p + 2, 0);
-		put32(p + 4, 0xffffffffu); /* all processors */
+		le16_put(p + 2, 0);
+		le32_put(p + 4, 0xffffffffu); /* all processors */
 		p[8] = 1;                  /* LINT1 */
 		p += MADT_X2APIC_NMI_SIZE;
 	}
@@ -306,18 +289,18 @@ static void fadt(uint8_t *t, const struct acpi_machine *m, uint64_t dsdt_gpa)
 	 * PM1/PM2/GPE/PM timer field stays 0, and so does SCI_INT: there is no
 	 * SCI. The DSDT address goes in both fields (same value, so no OS has to
 	 * choose). */
-	put32(t + 40, (uint32_t)dsdt_gpa);
+	le32_put(t + 40, (uint32_t)dsdt_gpa);
 	t[45] = 0; /* preferred PM profile: unspecified */
 	uint16_t iapc = IAPC_VGA_NOT_PRESENT | IAPC_MSI_NOT_SUPPORTED | IAPC_CMOS_RTC_NOT_PRESENT;
 	if (m->i8042)
 		iapc |= IAPC_8042;
-	put16(t + 109, iapc);
-	put32(t + 112, FADT_WBINVD | FADT_PWR_BUTTON | FADT_SLP_BUTTON | FADT_RESET_REG_SUP |
+	le16_put(t + 109, iapc);
+	le32_put(t + 112, FADT_WBINVD | FADT_PWR_BUTTON | FADT_SLP_BUTTON | FADT_RESET_REG_SUP |
 	                       FADT_HW_REDUCED_ACPI);
 	gas_io8(t + 116, m->reset_port);
 	t[128] = m->reset_value;
 	t[131] = 0; /* FADT minor version: ACPI 6.0 */
-	put64(t + 140, dsdt_gpa); /* X_DSDT */
+	le64_put(t + 140, dsdt_gpa); /* X_DSDT */
 	gas_io8(t + 244, m->sleep_port); /* SLEEP_CONTROL_REG */
 	gas_io8(t + 256, m->sleep_port); /* SLEEP_STATUS_REG */
 	memcpy(t + 268, HYPERVISOR_ID, 8);
@@ -392,8 +375,8 @@ int acpi_build(const struct guest_mem *gm, const struct acpi_machine *m, uint64_
 
 	uint8_t *x = w + xsdt_off;
 	sdt_header(x, "XSDT", (uint32_t)xsdt_len, 1);
-	put64(x + 36, base + fadt_off);
-	put64(x + 44, base + madt_off);
+	le64_put(x + 36, base + fadt_off);
+	le64_put(x + 44, base + madt_off);
 	sdt_checksum(x, xsdt_len);
 
 	/* RSDP: the first checksum covers the ACPI 1.0 part (20 bytes), the
@@ -402,9 +385,9 @@ int acpi_build(const struct guest_mem *gm, const struct acpi_machine *m, uint64_
 	memcpy(p, "RSD PTR ", 8);
 	memcpy(p + 9, OEM_ID, 6);
 	p[15] = 2;
-	put32(p + 16, 0);
-	put32(p + 20, RSDP_SIZE);
-	put64(p + 24, base + xsdt_off);
+	le32_put(p + 16, 0);
+	le32_put(p + 20, RSDP_SIZE);
+	le64_put(p + 24, base + xsdt_off);
 	p[8] = checksum(p, 20);
 	p[32] = checksum(p, RSDP_SIZE);
 

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/byteorder.h"
+
 /* Large resource item tags (6.4.3) and small item tag bytes (6.4.2: tag in
  * bits 6-3, length in bits 2-0). */
 #define RES_MEMORY32_FIXED 0x86
@@ -78,22 +80,26 @@ void aml_byte(struct aml *a, uint8_t b)
 	aml_bytes(a, &b, 1);
 }
 
-static void le16(struct aml *a, uint16_t v)
+/* Emit v as a little-endian field (AML integers and resource fields). */
+static void emit_le16(struct aml *a, uint16_t v)
 {
-	uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
-	aml_bytes(a, b, 2);
+	uint8_t b[2];
+	le16_put(b, v);
+	aml_bytes(a, b, sizeof(b));
 }
 
-static void le32(struct aml *a, uint32_t v)
+static void emit_le32(struct aml *a, uint32_t v)
 {
-	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
-	aml_bytes(a, b, 4);
+	uint8_t b[4];
+	le32_put(b, v);
+	aml_bytes(a, b, sizeof(b));
 }
 
-static void le64(struct aml *a, uint64_t v)
+static void emit_le64(struct aml *a, uint64_t v)
 {
-	le32(a, (uint32_t)v);
-	le32(a, (uint32_t)(v >> 32));
+	uint8_t b[8];
+	le64_put(b, v);
+	aml_bytes(a, b, sizeof(b));
 }
 
 size_t aml_pkglen_encode(size_t body, uint8_t out[AML_PKGLEN_BYTES_MAX])
@@ -238,14 +244,14 @@ void aml_integer(struct aml *a, uint64_t v)
 		aml_byte(a, (uint8_t)v);
 	} else if (v <= 0xffff) {
 		aml_byte(a, AML_WORD_PREFIX);
-		le16(a, (uint16_t)v);
+		emit_le16(a, (uint16_t)v);
 	} else if (v <= 0xffffffffu) {
 		aml_byte(a, AML_DWORD_PREFIX);
-		le32(a, (uint32_t)v);
+		emit_le32(a, (uint32_t)v);
 	} else {
 		/* Needs a DSDT of revision >= 2 to be kept whole (64-bit integers). */
 		aml_byte(a, AML_QWORD_PREFIX);
-		le64(a, v);
+		emit_le64(a, v);
 	}
 }
 
@@ -304,7 +310,7 @@ void aml_eisa_id_integer(struct aml *a, const char *id)
 	}
 	/* Always a DWord, as ASL's EisaId() is, whatever the value. */
 	aml_byte(a, AML_DWORD_PREFIX);
-	le32(a, v);
+	emit_le32(a, v);
 }
 
 void aml_name(struct aml *a, const char *name)
@@ -398,10 +404,10 @@ void aml_method_return_integer(struct aml *a, const char *name, uint64_t v)
 void aml_res_memory32_fixed(struct aml *r, bool writable, uint32_t base, uint32_t len)
 {
 	aml_byte(r, RES_MEMORY32_FIXED);
-	le16(r, 9); /* information byte, base, length */
+	emit_le16(r, 9); /* information byte, base, length */
 	aml_byte(r, writable ? 1 : 0);
-	le32(r, base);
-	le32(r, len);
+	emit_le32(r, base);
+	emit_le32(r, len);
 }
 
 void aml_res_io(struct aml *r, bool decode16, uint16_t min, uint16_t max, uint8_t align,
@@ -413,8 +419,8 @@ void aml_res_io(struct aml *r, bool decode16, uint16_t min, uint16_t max, uint8_
 	}
 	aml_byte(r, RES_IO);
 	aml_byte(r, decode16 ? 1 : 0);
-	le16(r, min);
-	le16(r, max);
+	emit_le16(r, min);
+	emit_le16(r, max);
 	aml_byte(r, align);
 	aml_byte(r, len);
 }
@@ -426,18 +432,18 @@ void aml_res_irq_noflags(struct aml *r, unsigned irq)
 		return;
 	}
 	aml_byte(r, RES_IRQ_NOFLAGS);
-	le16(r, (uint16_t)(1u << irq));
+	emit_le16(r, (uint16_t)(1u << irq));
 }
 
 void aml_res_ext_irq(struct aml *r, bool consumer, bool edge, bool active_low, bool shared,
                      uint32_t gsi)
 {
 	aml_byte(r, RES_EXT_IRQ);
-	le16(r, 6); /* flags, table length, one DWord; no resource source */
+	emit_le16(r, 6); /* flags, table length, one DWord; no resource source */
 	aml_byte(r, (uint8_t)((consumer ? 0x01 : 0) | (edge ? 0x02 : 0) |
 	                      (active_low ? 0x04 : 0) | (shared ? 0x08 : 0)));
 	aml_byte(r, 1);
-	le32(r, gsi);
+	emit_le32(r, gsi);
 }
 
 void aml_resource_template(struct aml *a, const struct aml *r)

@@ -1,7 +1,10 @@
 /* vmm/bus.c - see bus.h. */
 #include "bus.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 void bus_init(struct bus *b)
@@ -71,6 +74,9 @@ int bus_read(const struct bus *b, enum bus_space space, uint64_t addr, unsigned 
 		*value = size >= 8 ? ~0ull : ((1ull << (size * 8)) - 1);
 		return -ENOENT;
 	}
+	/* bus_find checked the whole access lies inside the range: the
+	 * handler contract (off + size <= the registered length). */
+	assert(addr - r->base + size <= r->len);
 	*value = r->ops->read(r->ctx, addr - r->base, size);
 	return 0;
 }
@@ -81,7 +87,26 @@ int bus_write(const struct bus *b, enum bus_space space, uint64_t addr, unsigned
 	const struct bus_range *r = bus_find(b, space, addr, size);
 	if (!r)
 		return -ENOENT;
+	assert(addr - r->base + size <= r->len); /* as in bus_read */
 	if (r->ops->write)
 		r->ops->write(r->ctx, addr - r->base, size, value);
 	return 0;
+}
+
+void bus_describe(const struct bus *b, enum bus_space space, uint64_t addr, bool write,
+                  char *buf, size_t len)
+{
+	assert(len > 0);
+	const struct bus_range *r = bus_find(b, space, addr, 1);
+	if (!r) {
+		snprintf(buf, len, "%s 0x%" PRIx64 " (no device)",
+		         space == BUS_PIO ? "port" : "address", addr);
+		return;
+	}
+	uint64_t off = addr - r->base;
+	int n = snprintf(buf, len, "%s ", r->name ? r->name : "(unnamed)");
+	size_t used = n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+	if (!r->ops->describe_reg ||
+	    !r->ops->describe_reg(r->ctx, off, write, buf + used, len - used))
+		snprintf(buf + used, len - used, "offset 0x%" PRIx64, off);
 }

@@ -8,6 +8,8 @@
 #ifndef VMM_BUS_H
 #define VMM_BUS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/bus_device.h"
@@ -39,5 +41,11 @@ int bus_read(const struct bus *b, enum bus_space space, uint64_t addr, unsigned 
              uint64_t *value);
 int bus_write(const struct bus *b, enum bus_space space, uint64_t addr, unsigned size,
               uint64_t value);
+/* For diagnostics: the device at addr and what it has there, "NAME register
+ * REG", "NAME offset 0xOFF" where the device names nothing, or "port 0xADDR
+ * (no device)" / "address 0xADDR (no device)". write: the access direction
+ * (some registers differ by it). Always NUL-terminates buf (len > 0). */
+void bus_describe(const struct bus *b, enum bus_space space, uint64_t addr, bool write,
+                  char *buf, size_t len);
 
 #endif

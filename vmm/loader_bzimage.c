@@ -66,11 +66,11 @@ struct bz {
 static enum guest_error check(const struct guest_mem *gm, const struct kfile *kf,
                               const uint8_t *h, struct bz *bz, char *err, size_t errlen)
 {
-	if (le16(h + H_BOOT_FLAG) != 0xaa55)
-		FAIL("bad boot_flag 0x%04x at 0x1fe (want 0xaa55)", le16(h + H_BOOT_FLAG));
+	if (le16_get(h + H_BOOT_FLAG) != 0xaa55)
+		FAIL("bad boot_flag 0x%04x at 0x1fe (want 0xaa55)", le16_get(h + H_BOOT_FLAG));
 	if (memcmp(h + H_HEADER, "HdrS", 4) != 0)
 		FAIL("no \"HdrS\" magic at 0x202");
-	uint16_t ver = le16(h + H_VERSION);
+	uint16_t ver = le16_get(h + H_VERSION);
 	if (ver < MIN_PROTOCOL)
 		FAIL("boot protocol %u.%02u too old (need >= 2.12)", ver >> 8, ver & 0xff);
 	bz->hdr_end = 0x202u + h[H_JUMP + 1];
@@ -83,13 +83,13 @@ static enum guest_error check(const struct guest_mem *gm, const struct kfile *kf
 	if (!(h[H_LOADFLAGS] & LOADED_HIGH))
 		FAIL("loadflags 0x%02x lacks LOADED_HIGH (zImage kernels are not supported)",
 		     h[H_LOADFLAGS]);
-	uint16_t xlf = le16(h + H_XLOADFLAGS);
+	uint16_t xlf = le16_get(h + H_XLOADFLAGS);
 	if (!(xlf & XLF_KERNEL_64))
 		FAIL("no 64-bit entry point (xloadflags 0x%04x lacks XLF_KERNEL_64)", xlf);
 
 	unsigned sects = h[H_SETUP_SECTS] ? h[H_SETUP_SECTS] : 4; /* 0 means 4 */
 	bz->setup_bytes = (sects + 1ull) * 512;
-	bz->kernel_bytes = (uint64_t)le32(h + H_SYSSIZE) * 16;
+	bz->kernel_bytes = (uint64_t)le32_get(h + H_SYSSIZE) * 16;
 	if (bz->kernel_bytes == 0)
 		FAIL("syssize is 0: no protected-mode kernel");
 	if (kf->size < bz->setup_bytes || kf->size - bz->setup_bytes < bz->kernel_bytes)
@@ -97,14 +97,14 @@ static enum guest_error check(const struct guest_mem *gm, const struct kfile *kf
 		     " bytes, setup_sects %u) + syssize*16 (%" PRIu64 " bytes)",
 		     kf->size, bz->setup_bytes, h[H_SETUP_SECTS], bz->kernel_bytes);
 
-	uint64_t init = le32(h + H_INIT_SIZE);
+	uint64_t init = le32_get(h + H_INIT_SIZE);
 	if (init < bz->kernel_bytes)
 		FAIL("init_size 0x%" PRIx64 " is smaller than the kernel (syssize*16 = 0x%" PRIx64 ")",
 		     init, bz->kernel_bytes);
 	bz->need = init;
 
 	bool reloc = h[H_RELOCATABLE] != 0;
-	uint64_t align = le32(h + H_KERNEL_ALIGNMENT);
+	uint64_t align = le32_get(h + H_KERNEL_ALIGNMENT);
 	if (reloc) {
 		if (align == 0 || (align & (align - 1)) != 0)
 			FAIL("kernel_alignment 0x%" PRIx64 " is not a power of two", align);
@@ -114,7 +114,7 @@ static enum guest_error check(const struct guest_mem *gm, const struct kfile *kf
 		if (min_align > align)
 			align = min_align;
 	}
-	uint64_t pref = le64(h + H_PREF_ADDRESS);
+	uint64_t pref = le64_get(h + H_PREF_ADDRESS);
 	if (pref == 0)
 		pref = LOADER_KERNEL_MIN;
 	uint64_t low_end = gm_low_end(gm);
@@ -147,20 +147,20 @@ static enum guest_error zero_page(struct guest_mem *gm, const uint8_t *h, const 
 	/* The setup header as the file has it; the kernel reads its own fields. */
 	memcpy(zp + H_SETUP_SECTS, h + H_SETUP_SECTS, bz->hdr_end - H_SETUP_SECTS);
 	zp[H_TYPE_OF_LOADER] = 0xff; /* no assigned loader id */
-	put32(zp + H_CMD_LINE_PTR, (uint32_t)LOADER_CMDLINE_GPA);
-	put32(zp + ZP_EXT_CMD_LINE_PTR, 0);
-	put32(zp + H_RAMDISK_IMAGE, (uint32_t)rd_addr);
-	put32(zp + H_RAMDISK_SIZE, (uint32_t)rd_size);
-	put32(zp + ZP_EXT_RAMDISK_IMAGE, (uint32_t)(rd_addr >> 32));
-	put32(zp + ZP_EXT_RAMDISK_SIZE, (uint32_t)(rd_size >> 32));
+	le32_put(zp + H_CMD_LINE_PTR, (uint32_t)LOADER_CMDLINE_GPA);
+	le32_put(zp + ZP_EXT_CMD_LINE_PTR, 0);
+	le32_put(zp + H_RAMDISK_IMAGE, (uint32_t)rd_addr);
+	le32_put(zp + H_RAMDISK_SIZE, (uint32_t)rd_size);
+	le32_put(zp + ZP_EXT_RAMDISK_IMAGE, (uint32_t)(rd_addr >> 32));
+	le32_put(zp + ZP_EXT_RAMDISK_SIZE, (uint32_t)(rd_size >> 32));
 
 	struct x86_e820 map[X86_E820_MAX];
 	unsigned n = x86_e820_build(gm, map);
 	for (unsigned i = 0; i < n && i < ZP_E820_MAX; i++) {
 		uint8_t *e = zp + ZP_E820_TABLE + i * 20; /* packed: u64 addr, u64 size, u32 type */
-		put64(e, map[i].addr);
-		put64(e + 8, map[i].size);
-		put32(e + 16, map[i].type);
+		le64_put(e, map[i].addr);
+		le64_put(e + 8, map[i].size);
+		le32_put(e + 16, map[i].type);
 	}
 	zp[ZP_E820_ENTRIES] = (uint8_t)n;
 	if (gm_write(gm, LOADER_BOOT_INFO_GPA, zp, sizeof(zp)) != 0)
@@ -185,7 +185,7 @@ enum guest_error load_bzimage(struct guest_mem *gm, const struct kfile *kf, int 
 	if (e != GUEST_OK)
 		return e;
 
-	uint32_t cmax = le32(h + H_CMDLINE_SIZE);
+	uint32_t cmax = le32_get(h + H_CMDLINE_SIZE);
 	e = loader_put_cmdline(gm, cmdline, cmax, err, errlen);
 	if (e != GUEST_OK)
 		return e;
@@ -197,8 +197,8 @@ enum guest_error load_bzimage(struct guest_mem *gm, const struct kfile *kf, int 
 	uint64_t rd_addr = 0, rd_size = 0;
 	if (ramdisk_fd >= 0) {
 		/* initrd_addr_max is the highest address the initrd may occupy. */
-		uint64_t max_end = (uint64_t)le32(h + H_INITRD_ADDR_MAX) + 1;
-		bool high = le16(h + H_XLOADFLAGS) & XLF_CAN_BE_LOADED_ABOVE_4G;
+		uint64_t max_end = (uint64_t)le32_get(h + H_INITRD_ADDR_MAX) + 1;
+		bool high = le16_get(h + H_XLOADFLAGS) & XLF_CAN_BE_LOADED_ABOVE_4G;
 		e = loader_put_ramdisk(gm, ramdisk_fd, bz.load + bz.need, max_end, high,
 		                       &rd_addr, &rd_size, err, errlen);
 		if (e != GUEST_OK)

@@ -33,14 +33,14 @@ enum kernel_format loader_detect(int fd)
 	uint64_t n = kf.size < sizeof(h) ? kf.size : sizeof(h);
 	if (n > 0 && !kf_read(&kf, 0, h, n))
 		return KFMT_UNKNOWN;
-	if (n >= 0x206 && le16(h + 0x1fe) == 0xaa55 && memcmp(h + 0x202, "HdrS", 4) == 0)
+	if (n >= 0x206 && le16_get(h + 0x1fe) == 0xaa55 && memcmp(h + 0x202, "HdrS", 4) == 0)
 		return KFMT_BZIMAGE;
 	if (n >= 4 && memcmp(h, "\x7f" "ELF", 4) == 0) {
 		uint32_t entry;
 		return pvh_probe(&kf, &entry, NULL, 0) == 1 ? KFMT_ELF_PVH : KFMT_ELF;
 	}
-	if (n >= 32 && le32(h) == ZBI_TYPE_CONTAINER && le32(h + 8) == ZBI_CONTAINER_MAGIC &&
-	    le32(h + 24) == ZBI_ITEM_MAGIC)
+	if (n >= 32 && le32_get(h) == ZBI_TYPE_CONTAINER && le32_get(h + 8) == ZBI_CONTAINER_MAGIC &&
+	    le32_get(h + 24) == ZBI_ITEM_MAGIC)
 		return KFMT_ZBI;
 	return KFMT_UNKNOWN;
 }

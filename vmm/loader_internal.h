@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/byteorder.h" /* the loaders read and write le fields */
 #include "base/err.h"
 #include "loader.h"
 
@@ -30,24 +31,6 @@ bool kf_read(const struct kfile *f, uint64_t off, void *buf, uint64_t len);
  * gm_span, so never outside RAM). false on any bounds or read failure. */
 bool kf_read_to_guest(const struct kfile *f, uint64_t off, const struct guest_mem *gm,
                       uint64_t gpa, uint64_t len);
-
-static inline uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static inline uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
-static inline void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-static inline void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
 
 /* Write the NUL-terminated command line at LOADER_CMDLINE_GPA. max_len is the
  * kernel's own limit in bytes excluding the NUL. */

@@ -60,19 +60,19 @@ static int read_ehdr(const struct kfile *f, struct elf *e, char *err, size_t err
 	if (!kf_read(f, 0, h, ehsize))
 		BAD("file truncated in the ELF header (%" PRIu64 " bytes, need %" PRIu64 ")",
 		    f->size, ehsize);
-	uint16_t type = le16(h + 16), machine = le16(h + 18);
+	uint16_t type = le16_get(h + 16), machine = le16_get(h + 18);
 	if (type != ET_EXEC)
 		BAD("e_type %u is not ET_EXEC", type);
 	if (machine != (e->is64 ? EM_X86_64 : EM_386))
 		BAD("e_machine %u is not x86 for this class", machine);
 	if (e->is64) {
-		e->phoff = le64(h + 32);
-		e->phentsize = le16(h + 54);
-		e->phnum = le16(h + 56);
+		e->phoff = le64_get(h + 32);
+		e->phentsize = le16_get(h + 54);
+		e->phnum = le16_get(h + 56);
 	} else {
-		e->phoff = le32(h + 28);
-		e->phentsize = le16(h + 42);
-		e->phnum = le16(h + 44);
+		e->phoff = le32_get(h + 28);
+		e->phentsize = le16_get(h + 42);
+		e->phnum = le16_get(h + 44);
 	}
 	uint16_t want = e->is64 ? 56 : 32;
 	if (e->phnum == 0)
@@ -96,17 +96,17 @@ static int read_phdr(const struct kfile *f, const struct elf *e, unsigned i, str
 	uint64_t off = e->phoff + (uint64_t)i * e->phentsize;
 	if (!kf_read(f, off, p, e->is64 ? 56 : 32))
 		BAD("reading program header %u failed", i);
-	s->type = le32(p);
+	s->type = le32_get(p);
 	if (e->is64) {
-		s->offset = le64(p + 8);
-		s->paddr = le64(p + 24);
-		s->filesz = le64(p + 32);
-		s->memsz = le64(p + 40);
+		s->offset = le64_get(p + 8);
+		s->paddr = le64_get(p + 24);
+		s->filesz = le64_get(p + 32);
+		s->memsz = le64_get(p + 40);
 	} else {
-		s->offset = le32(p + 4);
-		s->paddr = le32(p + 12);
-		s->filesz = le32(p + 16);
-		s->memsz = le32(p + 20);
+		s->offset = le32_get(p + 4);
+		s->paddr = le32_get(p + 12);
+		s->filesz = le32_get(p + 16);
+		s->memsz = le32_get(p + 20);
 	}
 	if (s->offset > f->size || s->filesz > f->size - s->offset)
 		BAD("segment %u (offset 0x%" PRIx64 ", p_filesz 0x%" PRIx64
@@ -134,8 +134,8 @@ static int scan_notes(const struct kfile *f, unsigned idx, const struct seg *s,
 	}
 	uint64_t pos = 0, len = s->filesz;
 	while (rc == 0 && len - pos >= 12) {
-		uint64_t namesz = le32(buf + pos), descsz = le32(buf + pos + 4);
-		uint32_t type = le32(buf + pos + 8);
+		uint64_t namesz = le32_get(buf + pos), descsz = le32_get(buf + pos + 4);
+		uint32_t type = le32_get(buf + pos + 8);
 		uint64_t name = pos + 12, desc = name + up4(namesz), next = desc + up4(descsz);
 		if (next > len) { /* all terms < 2^34: no overflow */
 			errf(err, errlen,
@@ -149,9 +149,9 @@ static int scan_notes(const struct kfile *f, unsigned idx, const struct seg *s,
 			/* Linux emits a pointer-sized value, the ABI a 32-bit one. */
 			uint64_t v;
 			if (descsz == 4) {
-				v = le32(buf + desc);
+				v = le32_get(buf + desc);
 			} else if (descsz == 8) {
-				v = le64(buf + desc);
+				v = le64_get(buf + desc);
 			} else {
 				errf(err, errlen, "ELF: PVH entry note has a %" PRIu64
 				     "-byte descriptor (want 4 or 8)", descsz);
@@ -207,31 +207,31 @@ static enum guest_error start_info(struct guest_mem *gm, uint64_t rd_addr, uint6
 	memset(mm, 0, sizeof(mm));
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t *p = mm + i * HVM_MEMMAP_ENTRY_SIZE;
-		put64(p, map[i].addr);
-		put64(p + 8, map[i].size);
-		put32(p + 16, map[i].type); /* XEN_HVM_MEMMAP_TYPE_* are the e820 types */
+		le64_put(p, map[i].addr);
+		le64_put(p + 8, map[i].size);
+		le32_put(p + 16, map[i].type); /* XEN_HVM_MEMMAP_TYPE_* are the e820 types */
 	}
 	if (gm_write(gm, LOADER_PVH_MEMMAP_GPA, mm, n * HVM_MEMMAP_ENTRY_SIZE) != 0)
 		FAIL("memory map area is not guest RAM");
 
 	uint8_t si[HVM_START_INFO_SIZE];
 	memset(si, 0, sizeof(si));
-	put32(si + 0x00, HVM_START_MAGIC);
-	put32(si + 0x04, 1); /* version 1: has memmap_paddr/entries */
+	le32_put(si + 0x00, HVM_START_MAGIC);
+	le32_put(si + 0x04, 1); /* version 1: has memmap_paddr/entries */
 	if (rd_size) {
 		uint8_t mod[HVM_MODLIST_ENTRY_SIZE];
 		memset(mod, 0, sizeof(mod));
-		put64(mod, rd_addr);
-		put64(mod + 8, rd_size);
+		le64_put(mod, rd_addr);
+		le64_put(mod + 8, rd_size);
 		if (gm_write(gm, LOADER_PVH_MODLIST_GPA, mod, sizeof(mod)) != 0)
 			FAIL("module list area is not guest RAM");
-		put32(si + 0x0c, 1);
-		put64(si + 0x10, LOADER_PVH_MODLIST_GPA);
+		le32_put(si + 0x0c, 1);
+		le64_put(si + 0x10, LOADER_PVH_MODLIST_GPA);
 	}
-	put64(si + 0x18, LOADER_CMDLINE_GPA);
-	put64(si + 0x20, 0); /* rsdp_paddr: the guest scans the BIOS area */
-	put64(si + 0x28, LOADER_PVH_MEMMAP_GPA);
-	put32(si + 0x30, n);
+	le64_put(si + 0x18, LOADER_CMDLINE_GPA);
+	le64_put(si + 0x20, 0); /* rsdp_paddr: the guest scans the BIOS area */
+	le64_put(si + 0x28, LOADER_PVH_MEMMAP_GPA);
+	le32_put(si + 0x30, n);
 	if (gm_write(gm, LOADER_BOOT_INFO_GPA, si, sizeof(si)) != 0)
 		FAIL("start_info area is not guest RAM");
 	return GUEST_OK;

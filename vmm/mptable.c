@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/byteorder.h"
 #include "base/hv.h"
 
 #define MP_SPEC_REV 4
@@ -49,18 +50,6 @@ unsigned long long mptable_config_gpa(unsigned cpus)
 	                                     : MPTABLE_HIGH_CONFIG_GPA;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
 /* The value that makes the bytes of [p, p+n) sum to zero. */
 static uint8_t checksum(const uint8_t *p, size_t n)
 {
@@ -75,7 +64,7 @@ static uint8_t *interrupt_entry(uint8_t *p, uint8_t kind, uint8_t int_type, uint
 {
 	p[0] = kind;
 	p[1] = int_type;
-	put16(p + 2, 0); /* polarity and trigger conform to the bus (ISA: edge, high) */
+	le16_put(p + 2, 0); /* polarity and trigger conform to the bus (ISA: edge, high) */
 	p[4] = bus;
 	p[5] = irq;
 	p[6] = dest_id;
@@ -96,8 +85,8 @@ static size_t build_config(uint8_t *t, unsigned cpus)
 		p[1] = (uint8_t)i; /* KVM's APIC ID is the vCPU index */
 		p[2] = LAPIC_VERSION;
 		p[3] = CPU_FLAG_EN | (i == 0 ? CPU_FLAG_BP : 0);
-		put32(p + 4, CPU_SIGNATURE);
-		put32(p + 8, CPU_FEATURES);
+		le32_put(p + 4, CPU_SIGNATURE);
+		le32_put(p + 8, CPU_FEATURES);
 		p += MP_PROC_ENTRY_SIZE; /* bytes 12-19 reserved, zero */
 	}
 	p[0] = ENTRY_BUS;
@@ -110,7 +99,7 @@ static size_t build_config(uint8_t *t, unsigned cpus)
 	p[1] = ioapic_id;
 	p[2] = IOAPIC_VERSION;
 	p[3] = 1; /* enabled */
-	put32(p + 4, MPTABLE_IOAPIC_GPA);
+	le32_put(p + 4, MPTABLE_IOAPIC_GPA);
 	p += MP_SMALL_ENTRY_SIZE;
 	entries++;
 
@@ -123,16 +112,16 @@ static size_t build_config(uint8_t *t, unsigned cpus)
 
 	size_t len = (size_t)(p - t);
 	memcpy(t, "PCMP", 4);
-	put16(t + 4, (uint16_t)len);
+	le16_put(t + 4, (uint16_t)len);
 	t[6] = MP_SPEC_REV;
 	t[7] = 0; /* checksum, below */
 	memcpy(t + 8, "FUCHSIA ", 8);       /* OEM ID */
 	memcpy(t + 16, "VMM MPTABLE ", 12); /* product ID */
-	put32(t + 28, 0);                   /* no OEM table */
-	put16(t + 32, 0);
-	put16(t + 34, entries);
-	put32(t + 36, MPTABLE_LAPIC_GPA);
-	put16(t + 40, 0); /* no extended entries */
+	le32_put(t + 28, 0);                   /* no OEM table */
+	le16_put(t + 32, 0);
+	le16_put(t + 34, entries);
+	le32_put(t + 36, MPTABLE_LAPIC_GPA);
+	le16_put(t + 40, 0); /* no extended entries */
 	t[42] = 0;
 	t[43] = 0;
 	t[7] = checksum(t, len);
@@ -143,7 +132,7 @@ static void build_float(uint8_t *f, uint32_t config_gpa)
 {
 	memset(f, 0, MP_FLOAT_SIZE);
 	memcpy(f, "_MP_", 4);
-	put32(f + 4, config_gpa);
+	le32_put(f + 4, config_gpa);
 	f[8] = 1; /* length in 16-byte units */
 	f[9] = MP_SPEC_REV;
 	/* feature byte 1 = 0: a configuration table is present; feature byte 2

@@ -2,6 +2,9 @@
  * specification, section "MMIO Device Register Layout". */
 #include "virtio_mmio.h"
 
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -209,6 +212,9 @@ static uint64_t mmio_read(void *ctx, uint64_t off, unsigned size)
 			warn_once(m, "config read beyond the device's config space", off);
 			return 0;
 		}
+		/* Exit sizes are 1, 2, 4 or 8 (the backends' contract): the read
+		 * lands inside v. */
+		assert(size <= sizeof(v));
 		d->ops->config_read(d, (uint32_t)coff, &v, size);
 		return v;
 	}
@@ -249,6 +255,7 @@ static void mmio_write(void *ctx, uint64_t off, unsigned size, uint64_t value)
 			warn_once(m, "config write beyond the device's config space or read-only", off);
 			return;
 		}
+		assert(size <= sizeof(value)); /* as for config reads */
 		d->ops->config_write(d, (uint32_t)coff, &value, size);
 		return;
 	}
@@ -320,4 +327,57 @@ static void mmio_write(void *ctx, uint64_t off, unsigned size, uint64_t value)
 	}
 }
 
-const struct bus_device_ops virtio_mmio_bus_ops = { mmio_read, mmio_write };
+/* The register names of the specification, for diagnostics. */
+static const char *reg_name(uint64_t off)
+{
+	switch (off) {
+	case R_MAGIC: return "MagicValue";
+	case R_VERSION: return "Version";
+	case R_DEVICE_ID: return "DeviceID";
+	case R_VENDOR_ID: return "VendorID";
+	case R_DEVICE_FEATURES: return "DeviceFeatures";
+	case R_DEVICE_FEATURES_SEL: return "DeviceFeaturesSel";
+	case R_DRIVER_FEATURES: return "DriverFeatures";
+	case R_DRIVER_FEATURES_SEL: return "DriverFeaturesSel";
+	case R_QUEUE_SEL: return "QueueSel";
+	case R_QUEUE_NUM_MAX: return "QueueNumMax";
+	case R_QUEUE_NUM: return "QueueNum";
+	case R_QUEUE_READY: return "QueueReady";
+	case R_QUEUE_NOTIFY: return "QueueNotify";
+	case R_INTERRUPT_STATUS: return "InterruptStatus";
+	case R_INTERRUPT_ACK: return "InterruptACK";
+	case R_STATUS: return "Status";
+	case R_QUEUE_DESC_LOW: return "QueueDescLow";
+	case R_QUEUE_DESC_HIGH: return "QueueDescHigh";
+	case R_QUEUE_DRIVER_LOW: return "QueueDriverLow";
+	case R_QUEUE_DRIVER_HIGH: return "QueueDriverHigh";
+	case R_QUEUE_DEVICE_LOW: return "QueueDeviceLow";
+	case R_QUEUE_DEVICE_HIGH: return "QueueDeviceHigh";
+	case R_SHM_SEL: return "SHMSel";
+	case R_SHM_LEN_LOW: return "SHMLenLow";
+	case R_SHM_LEN_HIGH: return "SHMLenHigh";
+	case R_SHM_BASE_LOW: return "SHMBaseLow";
+	case R_SHM_BASE_HIGH: return "SHMBaseHigh";
+	case R_CONFIG_GENERATION: return "ConfigGeneration";
+	default: return NULL;
+	}
+}
+
+/* Every register is either read-only or write-only: one name per offset. */
+static bool mmio_describe_reg(void *ctx, uint64_t off, bool write, char *buf, size_t len)
+{
+	if (off >= VIRTIO_MMIO_CONFIG) {
+		snprintf(buf, len, "config space +0x%" PRIx64, off - VIRTIO_MMIO_CONFIG);
+		return true;
+	}
+	const char *r = reg_name(off);
+	if (r)
+		snprintf(buf, len, "register %s", r);
+	return r != NULL;
+}
+
+const struct bus_device_ops virtio_mmio_bus_ops = {
+	.read = mmio_read,
+	.write = mmio_write,
+	.describe_reg = mmio_describe_reg,
+};

@@ -232,7 +232,7 @@ static uint64_t acpi_pm_read(void *ctx, uint64_t off, unsigned size)
 	return 0; /* no wake status ever pending */
 }
 
-static const struct bus_device_ops acpi_pm_ops = { acpi_pm_read, acpi_pm_write };
+static const struct bus_device_ops acpi_pm_ops = { .read = acpi_pm_read, .write = acpi_pm_write };
 
 /* A replayer's way in for recorded host input (ev_source.bind_injector). */
 static size_t replay_inject(void *ctx, const char *device, const void *data, size_t len)
@@ -266,8 +266,7 @@ static enum guest_error add_device(struct vm *vm, enum bus_space space, uint64_t
 		return vm_fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
 		            "%s: cannot map at 0x%llx: %s", name, (unsigned long long)base,
 		            strerror(-r));
-	r = vm->hv->set_trap(vm->guest, space == BUS_PIO ? HV_TRAP_IO : HV_TRAP_MEM, base, len,
-	                     (uint64_t)(uintptr_t)ctx);
+	r = vm->hv->set_trap(vm->guest, space == BUS_PIO ? HV_TRAP_IO : HV_TRAP_MEM, base, len);
 	if (r < 0)
 		return vm_fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
 		            "%s: hypervisor refused the trap: %s", name, strerror(-r));

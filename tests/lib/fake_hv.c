@@ -73,8 +73,7 @@ static int fake_map_memory(struct hv_guest *g, uint64_t gpa, void *hva, uint64_t
 	return c->fail_map_memory;
 }
 
-static int fake_set_trap(struct hv_guest *g, enum hv_trap_kind k, uint64_t a, uint64_t l,
-                         uint64_t key)
+static int fake_set_trap(struct hv_guest *g, enum hv_trap_kind k, uint64_t a, uint64_t l)
 {
 	return 0;
 }

@@ -55,7 +55,7 @@ static bool is_slot_access(const struct script_event *e, unsigned slot, uint64_t
 }
 
 /* The exit (trace seq) a mutant first affects, found from the recording. */
-static unsigned first_affected(const struct loaded *l, int mutant)
+static unsigned first_affected(const struct loaded *l, enum mutant mutant)
 {
 	unsigned seq = 0, blk = slot_of(l, "block");
 	for (size_t i = 0; i < l->s.n; i++) {
@@ -63,40 +63,43 @@ static unsigned first_affected(const struct loaded *l, int mutant)
 		if (e->type == SCRIPT_EXIT)
 			seq = e->line;
 		switch (mutant) {
-		case 1: /* status byte and used length: the first block request */
-		case 2:
+		case MUTANT_NONE:
+			break;
+		/* status byte and used length: the first block request */
+		case MUTANT_BLOCK_STATUS_FLIPPED:
+		case MUTANT_BLOCK_USED_LEN_SHORT:
 			if (is_slot_access(e, blk, 0x50, 0x54, HV_EXIT_MEM_WRITE))
 				return seq;
 			break;
-		case 3: /* the first used-buffer interrupt */
+		case MUTANT_USED_IRQ_MISSING: /* the first used-buffer interrupt */
 			if (e->type == SCRIPT_IRQ && e->gsi >= 16 && e->level == 1)
 				return seq;
 			break;
-		case 4: /* the first read of the block config space */
+		case MUTANT_BLOCK_CAPACITY_CHANGED: /* the first read of the block config space */
 			if (is_slot_access(e, blk, 0x100, 0x200, HV_EXIT_MEM_READ))
 				return seq;
 			break;
-		case 5: /* the first entropy handed out */
+		case MUTANT_RNG_REORDERED: /* the first entropy handed out */
 			if (e->type == SCRIPT_IN && strcmp(e->device, "rng") == 0)
 				return seq;
 			break;
-		case 6: /* the first LSR read */
+		case MUTANT_UART_TEMT_FLIPPED: /* the first LSR read */
 			if (e->type == SCRIPT_EXIT && e->exit.kind == HV_EXIT_IO_IN && e->exit.addr == 0x3fd)
 				return seq;
 			break;
 		}
 	}
-	fail_msg("trace has nothing mutant %d could affect", mutant);
+	fail_msg("trace has nothing mutant %d could affect", (int)mutant);
 	return 0;
 }
 
-static void replay_with(struct loaded *l, int mutant, struct replay_result *r)
+static void replay_with(struct loaded *l, enum mutant mutant, struct replay_result *r)
 {
 	char err[512];
-	vmm_mutant = mutant;
+	vmm_mutant = (int)mutant;
 	int rc = trace_replay_script(&l->s, trace_info_get(&l->info, "config"), NULL, r, err,
 	                             sizeof(err));
-	vmm_mutant = 0;
+	vmm_mutant = MUTANT_NONE;
 	if (rc < 0)
 		fail_msg("%s", err);
 }
@@ -106,14 +109,14 @@ static void test_no_mutant_replays_clean(void **state)
 	struct loaded l;
 	load(&l, TRACE_RNG_BLOCK);
 	struct replay_result r;
-	replay_with(&l, 0, &r);
+	replay_with(&l, MUTANT_NONE, &r);
 	if (!r.matched)
 		fail_msg("%s", r.divergence);
 	assert_int_equal(r.result, GUEST_OK);
 	unload(&l);
 }
 
-static void check_mutant(int mutant, const char *what)
+static void check_mutant(enum mutant mutant, const char *what)
 {
 	struct loaded l;
 	load(&l, TRACE_RNG_BLOCK);
@@ -122,23 +125,41 @@ static void check_mutant(int mutant, const char *what)
 	replay_with(&l, mutant, &r);
 	assert_false(r.matched);
 	assert_int_not_equal(r.result, GUEST_OK);
-	printf("mutant %d (%s): caught at event %u (expected %u)\n%s", mutant, what, r.div_exit,
+	printf("mutant %d (%s): caught at event %u (expected %u)\n%s", (int)mutant, what, r.div_exit,
 	       want, r.divergence);
 	if (r.div_exit != want)
 		fail_msg("mutant %d (%s) caught at event %u, not at event %u, the first it affects",
-		         mutant, what, r.div_exit, want);
+		         (int)mutant, what, r.div_exit, want);
 	char at[48];
 	snprintf(at, sizeof(at), "diverged at event %u ", want);
 	assert_non_null(strstr(r.divergence, at));
 	unload(&l);
 }
 
-static void test_block_status_off(void **state) { check_mutant(1, "block status off"); }
-static void test_used_len_off_by_one(void **state) { check_mutant(2, "used length one short"); }
-static void test_irq_not_raised(void **state) { check_mutant(3, "interrupt not raised"); }
-static void test_config_field_changed(void **state) { check_mutant(4, "config capacity changed"); }
-static void test_rng_reordered(void **state) { check_mutant(5, "rng bytes reordered"); }
-static void test_lsr_bit_changed(void **state) { check_mutant(6, "UART LSR bit changed"); }
+static void test_block_status_off(void **state)
+{
+	check_mutant(MUTANT_BLOCK_STATUS_FLIPPED, "block status off");
+}
+static void test_used_len_off_by_one(void **state)
+{
+	check_mutant(MUTANT_BLOCK_USED_LEN_SHORT, "used length one short");
+}
+static void test_irq_not_raised(void **state)
+{
+	check_mutant(MUTANT_USED_IRQ_MISSING, "interrupt not raised");
+}
+static void test_config_field_changed(void **state)
+{
+	check_mutant(MUTANT_BLOCK_CAPACITY_CHANGED, "config capacity changed");
+}
+static void test_rng_reordered(void **state)
+{
+	check_mutant(MUTANT_RNG_REORDERED, "rng bytes reordered");
+}
+static void test_lsr_bit_changed(void **state)
+{
+	check_mutant(MUTANT_UART_TEMT_FLIPPED, "UART LSR bit changed");
+}
 
 int main(void)
 {

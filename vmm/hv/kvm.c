@@ -169,7 +169,7 @@ static bool same_space(enum hv_trap_kind a, enum hv_trap_kind b)
 }
 
 static int kvm_set_trap(struct hv_guest *g, enum hv_trap_kind kind, uint64_t addr,
-                        uint64_t len, uint64_t key)
+                        uint64_t len)
 {
 	if (!g || len == 0 || addr + len < addr)
 		return -EINVAL;
@@ -191,28 +191,30 @@ static int kvm_set_trap(struct hv_guest *g, enum hv_trap_kind kind, uint64_t add
 		r = -ENOSPC;
 		goto out;
 	}
-	g->traps[g->ntraps++] = (struct kvm_trap){ kind, addr, len, key };
+	g->traps[g->ntraps++] = (struct kvm_trap){ kind, addr, len };
+	if (kind == HV_TRAP_BELL)
+		atomic_fetch_add(&g->nbells, 1);
 out:
 	pthread_rwlock_unlock(&g->trap_lock);
 	return r;
 }
 
-uint64_t kvm_trap_lookup(struct hv_guest *g, unsigned kinds, uint64_t addr,
-                         enum hv_trap_kind *kind_out)
+bool kvm_trap_is_bell(struct hv_guest *g, uint64_t addr)
 {
-	uint64_t key = 0;
+	/* The vmm registers no bells: its MMIO writes skip the scan and the lock. */
+	if (atomic_load(&g->nbells) == 0)
+		return false;
+	bool bell = false;
 	pthread_rwlock_rdlock(&g->trap_lock);
 	for (unsigned i = 0; i < g->ntraps; i++) {
 		const struct kvm_trap *t = &g->traps[i];
-		if ((kinds & (1u << t->kind)) && addr >= t->addr && addr - t->addr < t->len) {
-			key = t->key;
-			if (kind_out)
-				*kind_out = t->kind;
+		if (t->kind != HV_TRAP_IO && addr >= t->addr && addr - t->addr < t->len) {
+			bell = t->kind == HV_TRAP_BELL;
 			break;
 		}
 	}
 	pthread_rwlock_unlock(&g->trap_lock);
-	return key;
+	return bell;
 }
 
 static int kvm_set_irq(struct hv_guest *g, uint32_t gsi, int level)

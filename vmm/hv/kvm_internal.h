@@ -9,6 +9,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -19,7 +20,7 @@
 
 struct kvm_trap {
 	enum hv_trap_kind kind;
-	uint64_t addr, len, key;
+	uint64_t addr, len;
 };
 
 struct hv_guest {
@@ -30,6 +31,7 @@ struct hv_guest {
 	/* Traps are written during Create and read by every vCPU thread. */
 	pthread_rwlock_t trap_lock;
 	unsigned ntraps;
+	atomic_uint nbells;         /* bell traps among them: 0 skips the lookup */
 	struct kvm_trap traps[KVM_MAX_TRAPS];
 };
 
@@ -57,10 +59,9 @@ struct hv_vcpu {
 	pthread_t thread;
 };
 
-/* Key of the first trap of a kind in `kinds` (bit mask of 1 << kind) that holds
- * addr, 0 if none. *kind_out receives the matching trap's kind. */
-uint64_t kvm_trap_lookup(struct hv_guest *g, unsigned kinds, uint64_t addr,
-                         enum hv_trap_kind *kind_out);
+/* Whether guest-physical addr lies in a BELL trap: KVM reports bell writes
+ * as ordinary MMIO writes, so the backend tells them apart itself. */
+bool kvm_trap_is_bell(struct hv_guest *g, uint64_t addr);
 
 /* vCPU operations (kvm_vcpu.c, kvm_state.c). */
 int kvm_vcpu_create(struct hv_guest *g, unsigned id, struct hv_vcpu **out);

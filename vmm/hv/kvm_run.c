@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "base/byteorder.h"
 #include "vmm/hv/kvm_internal.h"
 
 /* A realtime signal of our own interrupts KVM_RUN. Realtime signals queue and
@@ -53,18 +54,19 @@ static void thread_prepare(void)
 	thread_ready = true;
 }
 
+/* Exit data: the first `size` bytes (at most 8) of a little-endian value. */
 static uint64_t load_le(const uint8_t *p, unsigned size)
 {
-	uint64_t v = 0;
-	for (unsigned i = 0; i < size && i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
+	uint8_t b[8] = { 0 };
+	memcpy(b, p, size < sizeof(b) ? size : sizeof(b));
+	return le64_get(b);
 }
 
 static void store_le(uint8_t *p, unsigned size, uint64_t v)
 {
-	for (unsigned i = 0; i < size && i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	uint8_t b[8];
+	le64_put(b, v);
+	memcpy(p, b, size < sizeof(b) ? size : sizeof(b));
 }
 
 /* The bytes of element `index` of the current port I/O exit. */
@@ -86,7 +88,6 @@ static void pio_exit(struct hv_vcpu *v, struct hv_exit *exit)
 	const struct kvm_run *r = v->run;
 	exit->addr = r->io.port;
 	exit->size = r->io.size;
-	exit->key = kvm_trap_lookup(v->g, 1u << HV_TRAP_IO, r->io.port, NULL);
 	if (r->io.direction == KVM_EXIT_IO_OUT) {
 		exit->kind = HV_EXIT_IO_OUT;
 		exit->data = load_le(pio_data(v, v->pio.index), r->io.size);
@@ -99,16 +100,13 @@ static void pio_exit(struct hv_vcpu *v, struct hv_exit *exit)
 static void mmio_exit(struct hv_vcpu *v, struct hv_exit *exit)
 {
 	const struct kvm_run *r = v->run;
-	enum hv_trap_kind kind = HV_TRAP_MEM;
 	exit->addr = r->mmio.phys_addr;
 	exit->size = (uint8_t)r->mmio.len;
-	exit->key = kvm_trap_lookup(v->g, (1u << HV_TRAP_MEM) | (1u << HV_TRAP_BELL),
-	                            r->mmio.phys_addr, &kind);
 	if (r->mmio.is_write) {
 		exit->data = load_le(r->mmio.data, r->mmio.len);
 		/* A write into a bell range needs no answer: it is a doorbell. */
-		exit->kind = exit->key && kind == HV_TRAP_BELL ? HV_EXIT_BELL
-		                                                : HV_EXIT_MEM_WRITE;
+		exit->kind = kvm_trap_is_bell(v->g, r->mmio.phys_addr) ? HV_EXIT_BELL
+		                                                       : HV_EXIT_MEM_WRITE;
 	} else {
 		exit->kind = HV_EXIT_MEM_READ;
 		v->read_pending = KVM_READ_MMIO;

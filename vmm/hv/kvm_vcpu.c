@@ -5,6 +5,7 @@
  * x2APIC topology leaves 0xB / 0x1F; KVM uses the vCPU id as the APIC ID) and
  * the hypervisor bit set so guests know they are virtualized.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 
 static void cpuid_fixup(struct kvm_cpuid2 *c, unsigned id)
 {
+	/* kvm_vcpu_create refused larger ids: the APIC ID fits CPUID.1 EBX[31:24]. */
+	assert(id < HV_MAX_VCPUS && HV_MAX_VCPUS <= 256);
 	for (uint32_t i = 0; i < c->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[i];
 		switch (e->function) {
