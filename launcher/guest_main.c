@@ -109,25 +109,15 @@ static const char usage_tail[] =
 	"'guest VERB --help' describes each verb. Exit status: 0 success, 1 failure,\n"
 	"2 usage error.\n";
 
-/* The verb list's layout: synopses in a 20-column field after two spaces,
- * summaries from column 22, continuation lines indented to it. */
+/* The verb list's layout (cli_help_entry): synopses in a 20-column field
+ * after two spaces, summaries from column 22. */
 #define SYNOPSIS_WIDTH 20
 
 static void print_main_usage(FILE *f)
 {
 	fputs(usage_head, f);
-	for (const struct verb *x = verbs; x->name; x++) {
-		/* A synopsis that fills the field is followed by two spaces. */
-		fprintf(f, "  %-*s%s", SYNOPSIS_WIDTH, x->synopsis,
-		        strlen(x->synopsis) >= SYNOPSIS_WIDTH ? "  " : "");
-		for (const char *line = x->summary; *line;) {
-			size_t n = strcspn(line, "\n");
-			if (line != x->summary)
-				fprintf(f, "%*s", SYNOPSIS_WIDTH + 2, "");
-			fprintf(f, "%.*s\n", (int)n, line);
-			line += n + (line[n] == '\n');
-		}
-	}
+	for (const struct verb *x = verbs; x->name; x++)
+		cli_help_entry(f, SYNOPSIS_WIDTH, x->synopsis, x->summary);
 	fputs(usage_tail, f);
 }
 

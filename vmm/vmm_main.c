@@ -401,8 +401,8 @@ static const struct run_option run_options[] = {
 /* getopt_long returns RUN_OPT_BASE + the option's index in run_options. */
 #define RUN_OPT_BASE 256
 
-/* The help text's layout: option names in a 22-column field after two
- * spaces, the text from column 24, continuation lines indented to it. */
+/* The help text's layout (cli_help_entry): option names in a 22-column
+ * field after two spaces, the text from column 24. */
 #define HELP_NAME_WIDTH 22
 
 static void print_usage(FILE *f)
@@ -418,16 +418,7 @@ static void print_usage(FILE *f)
 		else
 			snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "",
 			         o->arg ? o->arg : "");
-		/* A name that fills the field is followed by two spaces, not one. */
-		fprintf(f, "  %-*s%s", HELP_NAME_WIDTH, left,
-		        strlen(left) >= HELP_NAME_WIDTH ? "  " : "");
-		for (const char *line = o->help; *line;) {
-			size_t n = strcspn(line, "\n");
-			if (line != o->help)
-				fprintf(f, "%*s", HELP_NAME_WIDTH + 2, "");
-			fprintf(f, "%.*s\n", (int)n, line);
-			line += n + (line[n] == '\n');
-		}
+		cli_help_entry(f, HELP_NAME_WIDTH, left, o->help);
 	}
 	fputs(usage_tail, f);
 }
