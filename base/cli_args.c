@@ -80,3 +80,15 @@ int parse_size(const char *s, uint64_t *out, char *err, size_t errlen)
 	*out = v << shift;
 	return 0;
 }
+
+void cli_help_entry(FILE *f, int width, const char *name, const char *text)
+{
+	fprintf(f, "  %-*s%s", width, name, strlen(name) >= (size_t)width ? "  " : "");
+	for (const char *line = text; *line;) {
+		size_t n = strcspn(line, "\n");
+		if (line != text)
+			fprintf(f, "%*s", width + 2, "");
+		fprintf(f, "%.*s\n", (int)n, line);
+		line += n + (line[n] == '\n');
+	}
+}

@@ -2,18 +2,24 @@
  *
  * Owns: turning "256M", "2G", "1048576" and "4" into integers with a precise
  * error for anything else (empty, sign, junk, overflow), shared by every
- * command-line program.
+ * command-line program; and the layout of one entry in a --help listing.
  */
 #ifndef BASE_CLI_ARGS_H
 #define BASE_CLI_ARGS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Bytes, with an optional K/M/G/T suffix (powers of 1024, optional "iB"/"B"). */
 int parse_size(const char *s, uint64_t *out, char *err, size_t errlen);
 /* Decimal unsigned integer in [min, max]. */
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *err,
                size_t errlen);
+
+/* One --help entry: two spaces, name in a field of width columns (followed
+ * by two spaces instead when it fills the field), then text; each further
+ * line of text (lines split by '\n') indented to the text's column. */
+void cli_help_entry(FILE *f, int width, const char *name, const char *text);
 
 #endif

@@ -87,33 +87,39 @@ static long long now_ms(void)
 
 /* ---- help ------------------------------------------------------------- */
 
+/* One verb: its name, what runs it, its line in 'guest --help' and its own
+ * --help text. */
 struct verb {
 	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *usage;
+	int (*fn)(int argc, char **argv); /* argv[0] is the verb */
+	const char *synopsis;             /* 'guest --help': the verb and its arguments */
+	const char *summary;              /* 'guest --help': what it does, lines split by '\n' */
+	const char *usage;                /* 'guest VERB --help' */
 };
 static const struct verb verbs[];
 
-static const char main_usage[] =
+/* 'guest --help' is usage_head, one entry per verb, usage_tail. */
+static const char usage_head[] =
 	"usage: guest VERB [options] [args]\n"
 	"\n"
 	"Run and inspect virtual machines through per-user guest managers and the\n"
-	"vmm_launcher. Verbs:\n"
-	"  launch PACKAGE      start a guest from a package (debian, zircon, termina, test, ...)\n"
-	"  list                the guests of this user and their status\n"
-	"  info NAME           one guest's status, uptime, devices and problems\n"
-	"  stop [-f] NAME      stop a guest and release its vmm\n"
-	"  serial NAME         stream the guest's serial port to this terminal\n"
-	"  console NAME        the guest's virtio-console\n"
-	"  socat NAME PORT     connect this terminal to a vsock port in the guest\n"
-	"  socat-listen NAME PORT  accept one vsock connection from the guest on PORT\n"
-	"  balloon NAME PAGES  ask the guest's balloon to hold PAGES pages\n"
-	"  balloon-stats NAME  the guest's memory statistics from its balloon\n"
-	"  audit               check that no two vmm instances share writable state and\n"
-	"                      no one else holds the hypervisor\n"
+	"vmm_launcher. Verbs:\n";
+static const char usage_tail[] =
 	"\n"
 	"'guest VERB --help' describes each verb. Exit status: 0 success, 1 failure,\n"
 	"2 usage error.\n";
+
+/* The verb list's layout (cli_help_entry): synopses in a 20-column field
+ * after two spaces, summaries from column 22. */
+#define SYNOPSIS_WIDTH 20
+
+static void print_main_usage(FILE *f)
+{
+	fputs(usage_head, f);
+	for (const struct verb *x = verbs; x->name; x++)
+		cli_help_entry(f, SYNOPSIS_WIDTH, x->synopsis, x->summary);
+	fputs(usage_tail, f);
+}
 
 static int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int usage_error(const char *verb, const char *fmt, ...)
@@ -176,17 +182,41 @@ static int call_failed(const char *what, const char *name, struct lc_client *c, 
 	return failf("%s %s: %s (%d)", what, name, zx_name(r), r);
 }
 
+/* A failed call on a manager channel: say why (call_failed) and close it. */
+static int manager_failed(const char *what, const char *name, struct lc_client *c, int r)
+{
+	int rc = call_failed(what, name, c, r);
+	lcc_close(c);
+	return rc;
+}
+
+/* Encode status of a request in m, then the call: the first failure wins. */
+static int call(struct lc_client *c, struct fidl_msg *m, int enc_status, struct fidl_dec *d)
+{
+	return enc_status == ZX_OK ? lcc_call(c, m, d) : enc_status;
+}
+
 static int get_info(struct lc_client *c, struct fv_guest_info *g)
 {
 	static struct fidl_msg m;
 	struct fidl_dec d;
 	fv_guest_info_init(g);
-	int r = fv_enc_empty(&m, lcc_txid(c), FV_ORD_MANAGER_GET_INFO);
-	if (r == ZX_OK)
-		r = lcc_call(c, &m, &d);
+	int r = call(c, &m, fv_enc_empty(&m, lcc_txid(c), FV_ORD_MANAGER_GET_INFO), &d);
 	if (r == ZX_OK)
 		r = fv_dec_guest_info_resp(&d, g);
 	return r;
+}
+
+/* The manager verbs' first step: connect to NAME's manager and fetch its
+ * GuestInfo. Returns 0 with *c open and *g filled (the caller closes and
+ * frees them), or 1 with the reason printed and nothing left open. */
+static int manager_info(const char *verb, const char *name, struct lc_client *c,
+                        struct fv_guest_info *g)
+{
+	if (manager_connect(name, c, false))
+		return 1;
+	int r = get_info(c, g);
+	return r == ZX_OK ? 0 : manager_failed(verb, name, c, r);
 }
 
 /* A GuestManager call answered by a GuestManagerError result. */
@@ -498,8 +528,7 @@ static int cmd_launch(int argc, char **argv)
 	close(sv[1]);
 	close(sv[0]); /* this tool does not keep a Guest channel: 'serial' etc. connect */
 	if (r != ZX_OK) {
-		rc = call_failed("launch", name, &mc, r);
-		lcc_close(&mc);
+		rc = manager_failed("launch", name, &mc, r);
 		goto out;
 	}
 	struct fv_guest_info g;
@@ -583,15 +612,9 @@ static int cmd_info(int argc, char **argv)
 		return usage_error("info", "expected one NAME");
 	const char *name = argv[1];
 	struct lc_client c;
-	if (manager_connect(name, &c, false))
-		return 1;
 	struct fv_guest_info g;
-	int r = get_info(&c, &g);
-	if (r != ZX_OK) {
-		int rc = call_failed("info", name, &c, r);
-		lcc_close(&c);
-		return rc;
-	}
+	if (manager_info("info", name, &c, &g))
+		return 1;
 	lcc_close(&c);
 	printf("name: %s\n", name);
 	printf("status: %s\n", g.has_guest_status ? status_name(g.guest_status) : "?");
@@ -639,15 +662,9 @@ static int cmd_stop(int argc, char **argv)
 		return usage_error("stop", "expected one NAME");
 	const char *name = argv[optind];
 	struct lc_client mc;
-	if (manager_connect(name, &mc, false))
-		return 1;
 	struct fv_guest_info g;
-	int r = get_info(&mc, &g);
-	if (r != ZX_OK) {
-		int rc = call_failed("stop", name, &mc, r);
-		lcc_close(&mc);
-		return rc;
-	}
+	if (manager_info("stop", name, &mc, &g))
+		return 1;
 	enum fv_guest_status st = g.has_guest_status ? g.guest_status : FV_GUEST_NOT_STARTED;
 	fv_guest_info_free(&g);
 	if (!force && (st == FV_GUEST_RUNNING || st == FV_GUEST_STARTING)) {
@@ -658,16 +675,11 @@ static int cmd_stop(int argc, char **argv)
 	}
 	static struct fidl_msg m;
 	struct fidl_dec d;
-	r = fv_enc_empty(&m, lcc_txid(&mc), FV_ORD_MANAGER_FORCE_SHUTDOWN);
-	if (r == ZX_OK)
-		r = lcc_call(&mc, &m, &d);
+	int r = call(&mc, &m, fv_enc_empty(&m, lcc_txid(&mc), FV_ORD_MANAGER_FORCE_SHUTDOWN), &d);
 	if (r == ZX_OK)
 		r = fv_dec_empty(&d);
-	if (r != ZX_OK) {
-		int rc = call_failed("stop", name, &mc, r);
-		lcc_close(&mc);
-		return rc;
-	}
+	if (r != ZX_OK)
+		return manager_failed("stop", name, &mc, r);
 	lcc_close(&mc);
 	printf("%s: stopped (was %s)\n", name, status_name(st));
 	return 0;
@@ -772,6 +784,19 @@ static int guest_service(const char *verb, const char *name, bool vsock, int *ch
 	return 0;
 }
 
+/* The service verbs' first step: NAME's vsock endpoint (vsock) or balloon
+ * controller as a client ready for calls. Returns 0 with *c open (the
+ * caller closes it), or 1 with the reason printed. */
+static int service_open(const char *verb, const char *name, bool vsock, struct lc_client *c)
+{
+	int chan;
+	if (guest_service(verb, name, vsock, &chan))
+		return 1;
+	lcc_attach(c, chan);
+	c->call_timeout_ms = CALL_TIMEOUT_MS;
+	return 0;
+}
+
 static int parse_port(const char *verb, const char *s, uint32_t *port)
 {
 	uint64_t v;
@@ -789,18 +814,13 @@ static int cmd_socat(int argc, char **argv)
 		return usage_error("socat", "expected NAME PORT");
 	if (parse_port("socat", argv[2], &port))
 		return 2;
-	int ep;
-	if (guest_service("socat", argv[1], true, &ep))
-		return 1;
 	struct lc_client c;
-	lcc_attach(&c, ep);
-	c.call_timeout_ms = CALL_TIMEOUT_MS;
+	if (service_open("socat", argv[1], true, &c))
+		return 1;
 	static struct fidl_msg m;
 	struct fidl_dec d;
 	struct fv_result res;
-	int r = fv_enc_u32_body(&m, lcc_txid(&c), FV_ORD_VSOCK_CONNECT, port);
-	if (r == ZX_OK)
-		r = lcc_call(&c, &m, &d);
+	int r = call(&c, &m, fv_enc_u32_body(&m, lcc_txid(&c), FV_ORD_VSOCK_CONNECT, port), &d);
 	if (r == ZX_OK)
 		r = fv_dec_result(&d, FV_ERR_ZX_STATUS, true, &res);
 	lcc_close(&c);
@@ -820,23 +840,18 @@ static int cmd_socat_listen(int argc, char **argv)
 		return usage_error("socat-listen", "expected NAME PORT");
 	if (parse_port("socat-listen", argv[2], &port))
 		return 2;
-	int ep;
-	if (guest_service("socat-listen", argv[1], true, &ep))
+	struct lc_client c;
+	if (service_open("socat-listen", argv[1], true, &c))
 		return 1;
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		close(ep);
+		lcc_close(&c);
 		return failf("socketpair: %s", strerror(errno));
 	}
-	struct lc_client c;
-	lcc_attach(&c, ep);
-	c.call_timeout_ms = CALL_TIMEOUT_MS;
 	static struct fidl_msg m;
 	struct fidl_dec d;
 	struct fv_result res;
-	int r = fv_enc_listen_req(&m, lcc_txid(&c), port, sv[1]);
-	if (r == ZX_OK)
-		r = lcc_call(&c, &m, &d);
+	int r = call(&c, &m, fv_enc_listen_req(&m, lcc_txid(&c), port, sv[1]), &d);
 	close(sv[1]);
 	if (r == ZX_OK)
 		r = fv_dec_result(&d, FV_ERR_ZX_STATUS, false, &res);
@@ -884,12 +899,9 @@ static int cmd_balloon(int argc, char **argv)
 	char err[128];
 	if (parse_uint(argv[2], 0, UINT32_MAX, &pages, err, sizeof(err)) < 0)
 		return usage_error("balloon", "PAGES: %s", err);
-	int bc;
-	if (guest_service("balloon", argv[1], false, &bc))
-		return 1;
 	struct lc_client c;
-	lcc_attach(&c, bc);
-	c.call_timeout_ms = CALL_TIMEOUT_MS;
+	if (service_open("balloon", argv[1], false, &c))
+		return 1;
 	static struct fidl_msg m;
 	struct fidl_dec d;
 	int r = fv_enc_u32_body(&m, 0, FV_ORD_BALLOON_REQUEST_NUM_PAGES, (uint32_t)pages);
@@ -897,9 +909,7 @@ static int cmd_balloon(int argc, char **argv)
 		r = fidl_chan_send(c.fd, &m);
 	uint32_t cur = 0, req = 0;
 	if (r == ZX_OK)
-		r = fv_enc_empty(&m, lcc_txid(&c), FV_ORD_BALLOON_GET_BALLOON_SIZE);
-	if (r == ZX_OK)
-		r = lcc_call(&c, &m, &d);
+		r = call(&c, &m, fv_enc_empty(&m, lcc_txid(&c), FV_ORD_BALLOON_GET_BALLOON_SIZE), &d);
 	if (r == ZX_OK)
 		r = fv_dec_balloon_size_resp(&d, &cur, &req);
 	lcc_close(&c);
@@ -913,21 +923,16 @@ static int cmd_balloon_stats(int argc, char **argv)
 {
 	if (argc != 2)
 		return usage_error("balloon-stats", "expected one NAME");
-	int bc;
-	if (guest_service("balloon-stats", argv[1], false, &bc))
-		return 1;
 	struct lc_client c;
-	lcc_attach(&c, bc);
-	c.call_timeout_ms = CALL_TIMEOUT_MS;
+	if (service_open("balloon-stats", argv[1], false, &c))
+		return 1;
 	static struct fidl_msg m;
 	struct fidl_dec d;
 	int32_t status = 0;
 	bool present = false;
 	struct fv_mem_stat *stats = NULL;
 	size_t n = 0;
-	int r = fv_enc_empty(&m, lcc_txid(&c), FV_ORD_BALLOON_GET_MEM_STATS);
-	if (r == ZX_OK)
-		r = lcc_call(&c, &m, &d);
+	int r = call(&c, &m, fv_enc_empty(&m, lcc_txid(&c), FV_ORD_BALLOON_GET_MEM_STATS), &d);
 	if (r == ZX_OK)
 		r = fv_dec_mem_stats_resp(&d, &status, &present, &stats, &n);
 	lcc_close(&c);
@@ -991,7 +996,8 @@ static int cmd_audit(int argc, char **argv)
 }
 
 static const struct verb verbs[] = {
-	{ "launch", cmd_launch,
+	{ "launch", cmd_launch, "launch PACKAGE",
+	  "start a guest from a package (debian, zircon, termina, test, ...)",
 	  "usage: guest launch [options] PACKAGE\n"
 	  "\n"
 	  "Start a guest from PACKAGE (a name looked up as NAME.pkg in $VMM_GUEST_PACKAGES,\n"
@@ -1013,19 +1019,19 @@ static const struct verb verbs[] = {
 	  "\n"
 	  "Fails with the manager's GuestManagerError (BAD_CONFIG, ALREADY_RUNNING,\n"
 	  "START_FAILURE, NO_STORAGE) and the problems it detected.\n" },
-	{ "list", cmd_list,
+	{ "list", cmd_list, "list", "the guests of this user and their status",
 	  "usage: guest list\n\nEvery guest with a live manager for this user, with its GuestStatus\n"
 	  "and uptime.\n" },
-	{ "info", cmd_info,
+	{ "info", cmd_info, "info NAME", "one guest's status, uptime, devices and problems",
 	  "usage: guest info NAME\n\nNAME's GuestInfo: status (NOT_STARTED, STARTING, RUNNING,\n"
 	  "STOPPING, STOPPED, VMM_UNEXPECTED_TERMINATION), uptime, CPUs, memory, devices,\n"
 	  "the error the guest stopped with and the problems its manager detected.\n" },
-	{ "stop", cmd_stop,
+	{ "stop", cmd_stop, "stop [-f] NAME", "stop a guest and release its vmm",
 	  "usage: guest stop [-f] NAME\n\n"
 	  "Release a stopped guest's vmm. A running guest needs -f (ForceShutdown: the\n"
 	  "vmm is stopped and exits); graceful shutdown needs a guest agent over vsock.\n"
 	  "\n  -f    force: stop a running guest\n" },
-	{ "serial", cmd_serial,
+	{ "serial", cmd_serial, "serial NAME", "stream the guest's serial port to this terminal",
 	  "usage: guest serial [options] NAME\n\n"
 	  "Copy NAME's serial port to stdout and stdin to it, until the vmm closes it,\n"
 	  "Ctrl-C, or an option below. Output the guest wrote before is buffered by the\n"
@@ -1034,25 +1040,31 @@ static const struct verb verbs[] = {
 	  "  --timeout SEC    stop after SEC seconds\n"
 	  "  --until TEXT     stop once TEXT has been seen (exit 1 if it never is)\n"
 	  "  --read-only      do not forward stdin\n" },
-	{ "console", cmd_console,
+	{ "console", cmd_console, "console NAME", "the guest's virtio-console",
 	  "usage: guest console [options] NAME\n\n"
 	  "Like serial, on NAME's virtio-console (launch with --virtio-console).\n"
 	  "Options as for serial.\n" },
-	{ "socat", cmd_socat,
+	{ "socat", cmd_socat, "socat NAME PORT",
+	  "connect this terminal to a vsock port in the guest",
 	  "usage: guest socat NAME PORT\n\n"
 	  "Connect stdin/stdout to vsock PORT in guest NAME (HostVsockEndpoint.Connect).\n"
 	  "Needs a guest launched with --virtio-vsock; DEVICE_NOT_PRESENT otherwise.\n" },
-	{ "socat-listen", cmd_socat_listen,
+	{ "socat-listen", cmd_socat_listen, "socat-listen NAME PORT",
+	  "accept one vsock connection from the guest on PORT",
 	  "usage: guest socat-listen NAME PORT\n\n"
 	  "Listen on host vsock PORT for guest NAME (HostVsockEndpoint.Listen) and\n"
 	  "connect the first connection to stdin/stdout.\n" },
-	{ "balloon", cmd_balloon,
+	{ "balloon", cmd_balloon, "balloon NAME PAGES",
+	  "ask the guest's balloon to hold PAGES pages",
 	  "usage: guest balloon NAME PAGES\n\n"
 	  "Ask NAME's virtio-balloon to hold PAGES 4 KiB pages\n"
 	  "(BalloonController.RequestNumPages), then print its size.\n" },
-	{ "balloon-stats", cmd_balloon_stats,
+	{ "balloon-stats", cmd_balloon_stats, "balloon-stats NAME",
+	  "the guest's memory statistics from its balloon",
 	  "usage: guest balloon-stats NAME\n\nThe memory statistics NAME's balloon driver reports.\n" },
-	{ "audit", cmd_audit,
+	{ "audit", cmd_audit, "audit",
+	  "check that no two vmm instances share writable state and\n"
+	  "no one else holds the hypervisor",
 	  "usage: guest audit --collection FILE [options]\n\n"
 	  "For every vmm in the launcher's collection FILE, read /proc/PID/fd and fdinfo and\n"
 	  "report each writable file, directory or socket held by two instances, and any\n"
@@ -1065,14 +1077,14 @@ static const struct verb verbs[] = {
 	  "  --launcher-pid PID  the launcher (default: the instances' parent)\n"
 	  "  --hv-device PATH    the hypervisor device (default /dev/kvm)\n"
 	  "  -v, --verbose       also list shared read-only files and hypervisor handles\n" },
-	{ NULL, NULL, NULL },
+	{ NULL, NULL, NULL, NULL, NULL },
 };
 
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
-		fputs(main_usage, stderr);
+		print_main_usage(stderr);
 		return 2;
 	}
 	const char *v = argv[1];
@@ -1083,7 +1095,7 @@ int main(int argc, char **argv)
 					fputs(x->usage, stdout);
 					return 0;
 				}
-		fputs(main_usage, stdout);
+		print_main_usage(stdout);
 		return 0;
 	}
 	for (const struct verb *x = verbs; x->name; x++) {

@@ -33,9 +33,11 @@
 
 #include "fidl/channel.h"
 #include "fidl/virtualization.h"
+#include "launcher/chan_list.h"
 #include "launcher/guest_package.h"
 #include "launcher/lifecycle_client.h"
 #include "base/cli_args.h"
+#include "base/err.h"
 #include "base/log.h"
 
 #define MAX_CLIENTS 32
@@ -359,11 +361,7 @@ static void get_info(struct manager *m, int fd, uint32_t txid)
 
 static void drop_client(struct manager *m, unsigned i, int32_t epitaph)
 {
-	if (epitaph)
-		fidl_chan_close_with_epitaph(m->clients[i], epitaph);
-	else
-		close(m->clients[i]);
-	m->clients[i] = m->clients[--m->nclients];
+	chan_list_drop(m->clients, &m->nclients, i, epitaph);
 }
 
 /* One GuestManager message from client i. Hostile input closes that client
@@ -506,11 +504,7 @@ static void serve_acceptor(struct manager *m, size_t i)
 
 static void drop_local(struct manager *m, unsigned i, int32_t epitaph)
 {
-	if (epitaph)
-		fidl_chan_close_with_epitaph(m->local_guests[i], epitaph);
-	else
-		close(m->local_guests[i]);
-	m->local_guests[i] = m->local_guests[--m->nlocal];
+	chan_list_drop(m->local_guests, &m->nlocal, i, epitaph);
 }
 
 /* fuchsia.virtualization/Guest for a stopped guest: its serial output (kept
@@ -572,8 +566,7 @@ static void serve_vconn(struct manager *m, unsigned i)
 	char buf[512];
 	ssize_t n = read(m->vconns[i], buf, sizeof(buf));
 	if (n <= 0) {
-		close(m->vconns[i]);
-		m->vconns[i] = m->vconns[--m->nvconns];
+		chan_list_drop(m->vconns, &m->nvconns, i, 0);
 		return;
 	}
 	log_info("vsock: %zd bytes from the guest: %.*s", n, (int)n, buf);
@@ -583,15 +576,15 @@ static int open_socket(struct manager *m, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(m->sock_path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "socket path %s is too long", m->sock_path);
+		errf(err, errlen, "socket path %s is too long", m->sock_path);
 		return -1;
 	}
 	strcpy(sa.sun_path, m->sock_path);
 	int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		close(probe);
-		snprintf(err, errlen, "a manager for guest '%s' is already listening on %s", m->name,
-		         m->sock_path);
+		errf(err, errlen, "a manager for guest '%s' is already listening on %s", m->name,
+		     m->sock_path);
 		return -1;
 	}
 	if (probe >= 0)
@@ -604,7 +597,7 @@ static int open_socket(struct manager *m, char *err, size_t errlen)
 	int r = m->listen_fd < 0 ? -1 : bind(m->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
 	if (r < 0 || listen(m->listen_fd, 16) < 0) {
-		snprintf(err, errlen, "%s: %s", m->sock_path, strerror(errno));
+		errf(err, errlen, "%s: %s", m->sock_path, strerror(errno));
 		return -1;
 	}
 	FILE *f = fopen(m->pid_path, "we");
@@ -705,7 +698,27 @@ static void ready(int fd, const char *msg)
 	close(fd);
 }
 
-int main(int argc, char **argv)
+/* Starting failed: log why, tell the `guest` tool waiting on ready_fd the
+ * same line, and return the exit status. */
+static int start_failed(int ready_fd, int status, const char *why)
+{
+	char line[700];
+	snprintf(line, sizeof(line), "%s\n", why);
+	log_err("%s", why);
+	ready(ready_fd, line);
+	return status;
+}
+
+/* What the command line asks for. */
+struct manager_args {
+	const char *name, *package, *launcher;
+	int ready_fd;       /* -1: nobody waits for the start */
+	uint64_t linger_ms; /* --linger-ms, else $VMM_MANAGER_LINGER_MS, else 60000 */
+};
+
+/* Parse the command line into a. Returns true to go on; false with *status
+ * the exit status (0 after --help, 2 after a usage error it printed). */
+static bool parse_args(int argc, char **argv, struct manager_args *a, int *status)
 {
 	static const struct option opts[] = {
 		{ "name", required_argument, 0, 'n' },
@@ -717,68 +730,75 @@ int main(int argc, char **argv)
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
-	static struct manager mgr;
-	struct manager *m = &mgr;
-	const char *name = NULL, *package = NULL;
-	int ready_fd = -1;
-	uint64_t linger = 60000, v;
+	*a = (struct manager_args){ .ready_fd = -1, .linger_ms = 60000 };
+	*status = 2;
 	char err[600];
+	uint64_t v;
 	const char *env = getenv("VMM_MANAGER_LINGER_MS");
 	if (env && parse_uint(env, 0, 86400000, &v, err, sizeof(err)) == 0)
-		linger = v;
+		a->linger_ms = v;
 	int c;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'n': name = optarg; break;
-		case 'p': package = optarg; break;
-		case 'l': m->launcher = optarg; break;
+		case 'n': a->name = optarg; break;
+		case 'p': a->package = optarg; break;
+		case 'l': a->launcher = optarg; break;
 		case 'L':
-			if (parse_uint(optarg, 0, 86400000, &linger, err, sizeof(err)) < 0) {
+			if (parse_uint(optarg, 0, 86400000, &a->linger_ms, err, sizeof(err)) < 0) {
 				fprintf(stderr, "guest_manager: --linger-ms: %s\n", err);
-				return 2;
+				return false;
 			}
 			break;
 		case 'r':
 			if (parse_uint(optarg, 0, 1 << 20, &v, err, sizeof(err)) < 0) {
 				fprintf(stderr, "guest_manager: --ready-fd: %s\n", err);
-				return 2;
+				return false;
 			}
-			ready_fd = (int)v;
+			a->ready_fd = (int)v;
 			break;
 		case 'v': log_set_level(LOG_INFO); break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: fprintf(stderr, "Try 'guest_manager --help'.\n"); return 2;
+		case 'h': fputs(usage, stdout); *status = 0; return false;
+		default: fprintf(stderr, "Try 'guest_manager --help'.\n"); return false;
 		}
 	}
-	if (optind < argc || !name || !package || !m->launcher) {
+	if (optind < argc || !a->name || !a->package || !a->launcher) {
 		fprintf(stderr, "guest_manager: --name, --package and --launcher are required\n"
 		                "Try 'guest_manager --help'.\n");
-		ready(ready_fd, "bad arguments\n");
-		return 2;
+		ready(a->ready_fd, "bad arguments\n");
+		return false;
 	}
+	if (!guest_name_ok(a->name)) {
+		snprintf(err, sizeof(err), "'%s' is not a guest name ([A-Za-z0-9_-], 1-%d bytes)\n",
+		         a->name, GUEST_NAME_MAX);
+		fputs(err, stderr);
+		ready(a->ready_fd, err);
+		return false;
+	}
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	static struct manager mgr;
+	struct manager *m = &mgr;
+	struct manager_args a;
+	int status;
+	if (!parse_args(argc, argv, &a, &status))
+		return status;
+	const char *name = a.name;
 	char tag[64];
 	snprintf(tag, sizeof(tag), "guest_manager[%s]", name);
 	log_set_prefix(tag);
-	if (!guest_name_ok(name)) {
-		snprintf(err, sizeof(err), "'%s' is not a guest name ([A-Za-z0-9_-], 1-%d bytes)\n",
-		         name, GUEST_NAME_MAX);
-		fputs(err, stderr);
-		ready(ready_fd, err);
-		return 2;
-	}
+	m->launcher = a.launcher;
 	snprintf(m->name, sizeof(m->name), "%s", name);
-	char build[PATH_MAX];
+	char build[PATH_MAX], err[600];
 	if (self_dir(build, sizeof(build)) < 0)
 		snprintf(build, sizeof(build), ".");
-	if (pkg_load(&m->pkg, package, build, err, sizeof(err)) < 0 ||
+	if (pkg_load(&m->pkg, a.package, build, err, sizeof(err)) < 0 ||
 	    guest_state_dir(m->state_dir, sizeof(m->state_dir), name, true, err, sizeof(err)) < 0 ||
 	    manager_file(m->sock_path, sizeof(m->sock_path), name, ".sock", err, sizeof(err)) < 0 ||
-	    manager_file(m->pid_path, sizeof(m->pid_path), name, ".pid", err, sizeof(err)) < 0) {
-		log_err("%s", err);
-		strcat(err, "\n");
-		ready(ready_fd, err);
-		return 1;
-	}
+	    manager_file(m->pid_path, sizeof(m->pid_path), name, ".pid", err, sizeof(err)) < 0)
+		return start_failed(a.ready_fd, 1, err);
 	m->status = FV_GUEST_NOT_STARTED;
 	m->listen_fd = -1;
 	m->lc.fd = -1;
@@ -791,18 +811,16 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	m->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (m->signal_fd < 0 || open_socket(m, err, sizeof(err)) < 0) {
-		if (m->signal_fd < 0)
-			snprintf(err, sizeof(err), "signalfd: %s", strerror(errno));
-		log_err("%s", err);
-		strcat(err, "\n");
-		ready(ready_fd, err);
-		return 1;
+	if (m->signal_fd < 0) {
+		errf(err, sizeof(err), "signalfd: %s", strerror(errno));
+		return start_failed(a.ready_fd, 1, err);
 	}
-	log_info("serving GuestManager on %s (package %s, state %s)", m->sock_path, package,
+	if (open_socket(m, err, sizeof(err)) < 0)
+		return start_failed(a.ready_fd, 1, err);
+	log_info("serving GuestManager on %s (package %s, state %s)", m->sock_path, a.package,
 	         m->state_dir);
-	ready(ready_fd, "ok\n");
-	run(m, (int)linger);
+	ready(a.ready_fd, "ok\n");
+	run(m, (int)a.linger_ms);
 	while (m->nclients)
 		drop_client(m, m->nclients - 1, 0);
 	close(m->listen_fd);

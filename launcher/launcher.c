@@ -20,6 +20,7 @@
 #include "fidl/channel.h"
 #include "fidl/ordinal.h"
 #include "fidl/virtualization.h"
+#include "launcher/chan_list.h"
 #include "base/log.h"
 
 struct guest_entry {
@@ -163,11 +164,7 @@ static void reap(struct launcher *l)
 
 static void drop_client(struct launcher *l, unsigned i, int32_t epitaph)
 {
-	if (epitaph)
-		fidl_chan_close_with_epitaph(l->clients[i], epitaph);
-	else
-		close(l->clients[i]);
-	l->clients[i] = l->clients[--l->nclients];
+	chan_list_drop(l->clients, &l->nclients, i, epitaph);
 }
 
 /* Explicit mode: one VmmLauncher message. Returns false if the client must go. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "launcher/launcher.h"
+#include "base/cli_args.h"
 #include "base/log.h"
 
 static const char usage[] =
@@ -59,9 +60,9 @@ int main(int argc, char **argv)
 		case 'd': hv_dev = optarg; break;
 		case 'c': collection = optarg; break;
 		case 'n': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || v == 0 || v > LAUNCHER_MAX_GUESTS) {
+			uint64_t v;
+			char err[128];
+			if (parse_uint(optarg, 1, LAUNCHER_MAX_GUESTS, &v, err, sizeof(err)) < 0) {
 				fprintf(stderr, "vmm_launcher: --max-guests must be 1 to %d\n",
 				        LAUNCHER_MAX_GUESTS);
 				return 2;

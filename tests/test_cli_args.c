@@ -41,11 +41,27 @@ static void test_uints(void **s)
 	assert_int_equal(parse_uint("0", 1, 255, &v, err, sizeof(err)), -ERANGE);
 }
 
+/* The --help layout both programs print from their tables: a short name is
+ * padded to the field, a long one gets two spaces, further lines line up. */
+static void test_help_entry(void **s)
+{
+	char buf[512];
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+	assert_non_null(f);
+	cli_help_entry(f, 10, "--a N", "one");
+	cli_help_entry(f, 10, "--longer-x", "two\nthree");
+	fclose(f);
+	assert_string_equal(buf, "  --a N     one\n"
+	                         "  --longer-x  two\n"
+	                         "            three\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_uints),
+		cmocka_unit_test(test_help_entry),
 	};
 	return cmocka_run_group_tests_name("cli_args", tests, NULL, NULL);
 }

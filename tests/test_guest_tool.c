@@ -119,7 +119,9 @@ static void test_two_guests_end_to_end(void **s)
 	assert_non_null(strstr(out, "status: STOPPED"));
 }
 
-static void test_running_guest_status_and_stop(void **s)
+/* The start of every running-guest test: the environment up, the hlt
+ * guest launched and its vmm in the collection (skipped without KVM). */
+static void launch_running_hlt(void)
 {
 	if (!env_have_kvm())
 		SKIP_BECAUSE("/dev/kvm cannot be opened here: guests cannot run");
@@ -127,6 +129,11 @@ static void test_running_guest_status_and_stop(void **s)
 	env_hlt_kernel();
 	assert_int_equal(env_guest(out, sizeof(out), 30000, "launch", "hlt", NULL), 0);
 	assert_true(env_wait_collection(1, 5000));
+}
+
+static void test_running_guest_status_and_stop(void **s)
+{
+	launch_running_hlt();
 	assert_int_equal(env_guest(out, sizeof(out), 10000, "info", "hlt", NULL), 0);
 	assert_non_null(strstr(out, "status: RUNNING"));
 	/* A second launch of a running guest. */
@@ -160,12 +167,7 @@ static void test_running_guest_status_and_stop(void **s)
 
 static void test_vmm_death_is_unexpected_termination(void **s)
 {
-	if (!env_have_kvm())
-		SKIP_BECAUSE("/dev/kvm cannot be opened here: guests cannot run");
-	env_start();
-	env_hlt_kernel();
-	assert_int_equal(env_guest(out, sizeof(out), 30000, "launch", "hlt", NULL), 0);
-	assert_true(env_wait_collection(1, 5000));
+	launch_running_hlt();
 	pid_t vmm = env_collection_pid(0);
 	assert_true(vmm > 0);
 	kill(vmm, SIGKILL);
@@ -185,12 +187,7 @@ static void test_vmm_death_is_unexpected_termination(void **s)
 
 static void test_killed_manager_leaves_no_guest(void **s)
 {
-	if (!env_have_kvm())
-		SKIP_BECAUSE("/dev/kvm cannot be opened here: guests cannot run");
-	env_start();
-	env_hlt_kernel();
-	assert_int_equal(env_guest(out, sizeof(out), 30000, "launch", "hlt", NULL), 0);
-	assert_true(env_wait_collection(1, 5000));
+	launch_running_hlt();
 	pid_t mgr = env_manager_pid("hlt");
 	assert_true(mgr > 0);
 	kill(mgr, SIGKILL);

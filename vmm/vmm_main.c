@@ -1,9 +1,21 @@
 /* vmm/vmm_main.c - the `vmm` command: run one VM from the command line.
  *
- * Direct local use of the same GuestLifecycle code the launcher drives:
- * builds a GuestConfig from flags, Create, Run, and exits 0 only when the
- * guest shut itself down cleanly.
+ * Owns: the command line of `vmm run` and `vmm serve`. Direct local use of the
+ * same GuestLifecycle code the launcher drives: builds a GuestConfig from
+ * flags, Create, Run, and exits 0 only when the guest shut itself down
+ * cleanly.
+ *
+ * `vmm run` goes in three steps, each its own function:
+ *   parse (run_parse): the option table below -> the options given, in order;
+ *   build (run_build): each given option's value checked and applied to a
+ *     struct run_request (the GuestConfig plus how to run it), in command-line
+ *     order, every bad value a usage error that names its option;
+ *   run (run_live / run_replay): KVM with an optional --record, or a --trace
+ *     replay on the sim.
+ * The option lines of --help are printed from the same table, so they cannot
+ * drift from what the parser accepts.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -31,7 +43,10 @@
 
 #define VMM_VERSION "0.1.0"
 
-static const char usage[] =
+/* ---- usage -------------------------------------------------------------- */
+
+/* --help is usage_head, the option lines of run_options, usage_tail. */
+static const char usage_head[] =
 	"usage: vmm run --kernel FILE [options]\n"
 	"       vmm serve --channel-fd N [--hv-fd M]\n"
 	"       vmm --help | --version\n"
@@ -41,79 +56,16 @@ static const char usage[] =
 	"printed), 2 for a bad command line, 3 when the hypervisor is unavailable\n"
 	"(cannot open it or it refuses to create a VM).\n"
 	"\n"
-	"options for run:\n"
-	"  --kernel FILE         kernel: a bzImage or a PVH ELF (kernel_type linux)\n"
-	"  --kernel-type TYPE    linux (default) or zircon\n"
-	"  --ramdisk FILE        initial RAM disk\n"
-	"  --cmdline STRING      kernel command line\n"
-	"  --cmdline-add STRING  append to the command line (repeatable)\n"
-	"  --cpus N              number of vCPUs (default 1)\n"
-	"  --memory SIZE         guest memory, e.g. 256M or 1G (default 256M)\n"
-	"  --block FILE[,OPT...] a virtio-blk disk (repeatable); OPT: rw (default),\n"
-	"                        ro, volatile (writes kept in memory), id=NAME\n"
-	"  --virtio-rng          a virtio-rng device\n"
-	"  --virtio-console      a virtio-console device; its host side is --console\n"
-	"  --console WHERE       stdio (default with --serial none), none, or\n"
-	"                        unix:PATH (connect to a Unix stream socket there)\n"
-	"  --virtio-balloon      a virtio-balloon device\n"
-	"  --balloon-pages N     ask the guest's balloon driver for N 4 KiB pages (it\n"
-	"                        inflates when it probes); -v logs the outcome at exit\n"
-	"  --virtio-vsock        a virtio-vsock device (guest CID 3)\n"
-	"  --vsock-listen PORT:PATH  guest connections to host port PORT are\n"
-	"                        bridged to new connections to the Unix socket PATH\n"
-	"  --default-net         a virtio-net device on a new TAP interface (vmmtapN;\n"
-	"                        needs CAP_NET_ADMIN)\n"
-	"  --backend NAME        kvm (default) or sim (only with --trace)\n"
-	"  --hv-device PATH      hypervisor device for kvm (default /dev/kvm)\n"
-	"  --trace FILE.db       sim: replay a SQLite trace; the guest config, host\n"
-	"                        inputs and device memory come from the trace (no\n"
-	"                        --kernel, no disk images); exit 1 on divergence\n"
-	"  --record FILE.db      record the run as a SQLite trace (traces/README.md):\n"
-	"                        exits, host inputs, device memory reads, outputs\n"
-	"  --serial WHERE        stdout (default) or none\n"
-	"  -v, --verbose         say more (repeat for debug)\n"
-	"  -q, --quiet           only errors\n"
+	"options for run:\n";
+
+static const char usage_tail[] =
 	"\n"
 	"serve: answer fuchsia.virtualization/GuestLifecycle on the inherited channel\n"
 	"(a SOCK_SEQPACKET socket, fd N), as vmm_launcher starts it; --hv-fd M is the\n"
 	"hypervisor handle (/dev/kvm) it was given, -1 for none. Exits when the channel\n"
 	"closes, after stopping the guest.\n";
 
-enum {
-	OPT_KERNEL = 256, OPT_KERNEL_TYPE, OPT_RAMDISK, OPT_CMDLINE, OPT_CMDLINE_ADD, OPT_CPUS,
-	OPT_MEMORY, OPT_BLOCK, OPT_VIRTIO_RNG, OPT_VIRTIO_CONSOLE, OPT_CONSOLE, OPT_VIRTIO_BALLOON,
-	OPT_VIRTIO_VSOCK, OPT_VSOCK_LISTEN, OPT_DEFAULT_NET, OPT_BACKEND, OPT_HV_DEVICE, OPT_RECORD, OPT_SERIAL,
-	OPT_TRACE, OPT_BALLOON_PAGES,
-};
-
-static const struct option run_opts[] = {
-	{ "kernel", required_argument, 0, OPT_KERNEL },
-	{ "kernel-type", required_argument, 0, OPT_KERNEL_TYPE },
-	{ "ramdisk", required_argument, 0, OPT_RAMDISK },
-	{ "cmdline", required_argument, 0, OPT_CMDLINE },
-	{ "cmdline-add", required_argument, 0, OPT_CMDLINE_ADD },
-	{ "cpus", required_argument, 0, OPT_CPUS },
-	{ "memory", required_argument, 0, OPT_MEMORY },
-	{ "block", required_argument, 0, OPT_BLOCK },
-	{ "virtio-rng", no_argument, 0, OPT_VIRTIO_RNG },
-	{ "virtio-console", no_argument, 0, OPT_VIRTIO_CONSOLE },
-	{ "console", required_argument, 0, OPT_CONSOLE },
-	{ "virtio-balloon", no_argument, 0, OPT_VIRTIO_BALLOON },
-	{ "balloon-pages", required_argument, 0, OPT_BALLOON_PAGES },
-	{ "virtio-vsock", no_argument, 0, OPT_VIRTIO_VSOCK },
-	{ "vsock-listen", required_argument, 0, OPT_VSOCK_LISTEN },
-	{ "default-net", no_argument, 0, OPT_DEFAULT_NET },
-	{ "backend", required_argument, 0, OPT_BACKEND },
-	{ "hv-device", required_argument, 0, OPT_HV_DEVICE },
-	{ "record", required_argument, 0, OPT_RECORD },
-	{ "trace", required_argument, 0, OPT_TRACE },
-	{ "serial", required_argument, 0, OPT_SERIAL },
-	{ "verbose", no_argument, 0, 'v' },
-	{ "quiet", no_argument, 0, 'q' },
-	{ "help", no_argument, 0, 'h' },
-	{ 0, 0, 0, 0 },
-};
-
+/* A command-line mistake: the message, a pointer to --help, exit status 2. */
 static int bad_usage(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "vmm: ");
@@ -122,26 +74,123 @@ static int bad_usage(const char *fmt, const char *arg)
 	return 2;
 }
 
+/* ---- vmm run: what the command line asks for --------------------------- */
+
+/* Everything `vmm run` needs, built from the command line by run_build. */
+struct run_request {
+	struct guest_config cfg;  /* what Create gets (owns the fds it holds) */
+	const char *backend;      /* --backend: kvm or sim */
+	const char *hv_device;    /* --hv-device */
+	const char *record_path;  /* --record; NULL: no recording */
+	const char *trace_path;   /* --trace; NULL: a live run */
+	const char *serial;       /* --serial: "stdout" or "none" */
+	const char *console;      /* --console; NULL: chosen from --serial */
+	const char *vsock_path;   /* --vsock-listen PORT:PATH; NULL: none */
+	uint32_t vsock_port;
+	bool balloon_request;     /* --balloon-pages given */
+	uint32_t balloon_pages;
+	int verbosity;            /* enum log_level, raised by each -v */
+};
+
+static void run_request_init(struct run_request *r)
+{
+	*r = (struct run_request){ .backend = "kvm", .hv_device = "/dev/kvm", .serial = "stdout",
+		                   .verbosity = LOG_WARN };
+	gc_init(&r->cfg);
+}
+
+/* Each option's apply function checks its value and records it in r. They
+ * return 0, or the exit status after printing why (2: a bad command line). */
+
 static int open_ro(const char *what, const char *path, int *fd)
 {
 	*fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (*fd < 0) {
 		fprintf(stderr, "vmm: cannot open %s '%s': %s\n", what, path, strerror(errno));
-		return -1;
+		return 2;
 	}
 	return 0;
 }
 
-/* --block FILE[,rw|ro|volatile][,id=NAME] -> one more BlockSpec. */
-static int add_block(struct guest_config *cfg, const char *arg)
+/* The last --kernel wins: an earlier one's fd is closed. */
+static int apply_kernel(struct run_request *r, const char *arg)
 {
+	if (r->cfg.kernel_fd >= 0)
+		close(r->cfg.kernel_fd);
+	return open_ro("kernel", arg, &r->cfg.kernel_fd);
+}
+
+static int apply_kernel_type(struct run_request *r, const char *arg)
+{
+	r->cfg.has_kernel_type = true;
+	if (strcmp(arg, "linux") == 0)
+		r->cfg.kernel_type = KERNEL_LINUX;
+	else if (strcmp(arg, "zircon") == 0)
+		r->cfg.kernel_type = KERNEL_ZIRCON;
+	else
+		return bad_usage("--kernel-type must be linux or zircon, not '%s'", arg);
+	return 0;
+}
+
+static int apply_ramdisk(struct run_request *r, const char *arg)
+{
+	if (r->cfg.ramdisk_fd >= 0)
+		close(r->cfg.ramdisk_fd);
+	return open_ro("ramdisk", arg, &r->cfg.ramdisk_fd);
+}
+
+static int apply_cmdline(struct run_request *r, const char *arg)
+{
+	free(r->cfg.cmdline);
+	r->cfg.cmdline = strdup(arg);
+	return 0;
+}
+
+static int apply_cmdline_add(struct run_request *r, const char *arg)
+{
+	struct guest_config *c = &r->cfg;
+	char **n = realloc(c->cmdline_add, (c->n_cmdline_add + 1) * sizeof(char *));
+	if (!n)
+		return 2;
+	c->cmdline_add = n;
+	c->cmdline_add[c->n_cmdline_add++] = strdup(arg);
+	c->has_cmdline_add = true;
+	return 0;
+}
+
+static int apply_cpus(struct run_request *r, const char *arg)
+{
+	char err[512];
+	uint64_t v;
+	if (parse_uint(arg, 0, 255, &v, err, sizeof(err)) < 0)
+		return bad_usage("--cpus: %s", err);
+	r->cfg.has_cpus = true;
+	r->cfg.cpus = (uint8_t)v;
+	return 0;
+}
+
+static int apply_memory(struct run_request *r, const char *arg)
+{
+	char err[512];
+	uint64_t v;
+	if (parse_size(arg, &v, err, sizeof(err)) < 0)
+		return bad_usage("--memory: %s", err);
+	r->cfg.has_guest_memory = true;
+	r->cfg.guest_memory = v;
+	return 0;
+}
+
+/* --block FILE[,rw|ro|volatile][,id=NAME] -> one more BlockSpec. */
+static int apply_block(struct run_request *r, const char *arg)
+{
+	struct guest_config *cfg = &r->cfg;
 	char *spec = strdup(arg), *save = NULL;
 	if (!spec)
-		return -1;
+		return 2;
 	char *path = strtok_r(spec, ",", &save);
 	struct block_spec b = { .mode = BLOCK_READ_WRITE, .format = BLOCK_FORMAT_FILE, .fd = -1 };
 	snprintf(b.id, sizeof(b.id), "disk%zu", cfg->n_block_devices);
-	int rc = -1;
+	int rc = 2;
 	if (!path || !*path) {
 		fprintf(stderr, "vmm: --block needs a file\n");
 		goto out;
@@ -186,6 +235,268 @@ out:
 	return rc;
 }
 
+static int apply_virtio_rng(struct run_request *r, const char *arg)
+{
+	r->cfg.has_virtio_rng = r->cfg.virtio_rng = true;
+	return 0;
+}
+
+static int apply_virtio_console(struct run_request *r, const char *arg)
+{
+	r->cfg.has_virtio_console = r->cfg.virtio_console = true;
+	return 0;
+}
+
+static int apply_console(struct run_request *r, const char *arg)
+{
+	if (strcmp(arg, "stdio") && strcmp(arg, "none") && (strncmp(arg, "unix:", 5) || !arg[5]))
+		return bad_usage("--console must be stdio, none or unix:PATH, not '%s'", arg);
+	r->console = arg;
+	return 0;
+}
+
+static int apply_virtio_balloon(struct run_request *r, const char *arg)
+{
+	r->cfg.has_virtio_balloon = r->cfg.virtio_balloon = true;
+	return 0;
+}
+
+static int apply_balloon_pages(struct run_request *r, const char *arg)
+{
+	char err[512];
+	uint64_t v;
+	if (parse_uint(arg, 0, UINT32_MAX, &v, err, sizeof(err)) < 0)
+		return bad_usage("--balloon-pages: %s", err);
+	r->balloon_request = true;
+	r->balloon_pages = (uint32_t)v;
+	return 0;
+}
+
+static int apply_virtio_vsock(struct run_request *r, const char *arg)
+{
+	r->cfg.has_virtio_vsock = r->cfg.virtio_vsock = true;
+	return 0;
+}
+
+static int apply_vsock_listen(struct run_request *r, const char *arg)
+{
+	const char *colon = strchr(arg, ':');
+	char port[16], err[512];
+	uint64_t v;
+	snprintf(port, sizeof(port), "%.*s", colon ? (int)(colon - arg) : 0, arg);
+	if (!colon || !colon[1] || parse_uint(port, 0, UINT32_MAX, &v, err, sizeof(err)) < 0)
+		return bad_usage("--vsock-listen wants PORT:PATH, not '%s'", arg);
+	r->vsock_port = (uint32_t)v;
+	r->vsock_path = colon + 1;
+	return 0;
+}
+
+static int apply_default_net(struct run_request *r, const char *arg)
+{
+	r->cfg.has_default_net = r->cfg.default_net = true;
+	return 0;
+}
+
+/* The backend name is checked when the run starts (backend_by_name). */
+static int apply_backend(struct run_request *r, const char *arg)
+{
+	r->backend = arg;
+	return 0;
+}
+
+static int apply_hv_device(struct run_request *r, const char *arg)
+{
+	r->hv_device = arg;
+	return 0;
+}
+
+static int apply_trace(struct run_request *r, const char *arg)
+{
+	r->trace_path = arg;
+	return 0;
+}
+
+static int apply_record(struct run_request *r, const char *arg)
+{
+	r->record_path = arg;
+	return 0;
+}
+
+static int apply_serial(struct run_request *r, const char *arg)
+{
+	if (strcmp(arg, "stdout") && strcmp(arg, "none"))
+		return bad_usage("--serial must be stdout or none, not '%s'", arg);
+	r->serial = arg;
+	return 0;
+}
+
+static int apply_verbose(struct run_request *r, const char *arg)
+{
+	r->verbosity++;
+	return 0;
+}
+
+static int apply_quiet(struct run_request *r, const char *arg)
+{
+	r->verbosity = LOG_ERROR;
+	return 0;
+}
+
+/* ---- vmm run: the option table ------------------------------------------ */
+
+struct run_option {
+	const char *name;  /* the long option, without "--" */
+	char short_name;   /* also -x; 0: none */
+	const char *arg;   /* the argument's name in --help; NULL: takes no argument */
+	int (*apply)(struct run_request *r, const char *arg); /* NULL: --help itself */
+	const char *help;  /* --help text, lines split by '\n'; NULL: not listed */
+};
+
+static const struct run_option run_options[] = {
+	{ "kernel", 0, "FILE", apply_kernel,
+	  "kernel: a bzImage or a PVH ELF (kernel_type linux)" },
+	{ "kernel-type", 0, "TYPE", apply_kernel_type, "linux (default) or zircon" },
+	{ "ramdisk", 0, "FILE", apply_ramdisk, "initial RAM disk" },
+	{ "cmdline", 0, "STRING", apply_cmdline, "kernel command line" },
+	{ "cmdline-add", 0, "STRING", apply_cmdline_add,
+	  "append to the command line (repeatable)" },
+	{ "cpus", 0, "N", apply_cpus, "number of vCPUs (default 1)" },
+	{ "memory", 0, "SIZE", apply_memory, "guest memory, e.g. 256M or 1G (default 256M)" },
+	{ "block", 0, "FILE[,OPT...]", apply_block,
+	  "a virtio-blk disk (repeatable); OPT: rw (default),\n"
+	  "ro, volatile (writes kept in memory), id=NAME" },
+	{ "virtio-rng", 0, NULL, apply_virtio_rng, "a virtio-rng device" },
+	{ "virtio-console", 0, NULL, apply_virtio_console,
+	  "a virtio-console device; its host side is --console" },
+	{ "console", 0, "WHERE", apply_console,
+	  "stdio (default with --serial none), none, or\n"
+	  "unix:PATH (connect to a Unix stream socket there)" },
+	{ "virtio-balloon", 0, NULL, apply_virtio_balloon, "a virtio-balloon device" },
+	{ "balloon-pages", 0, "N", apply_balloon_pages,
+	  "ask the guest's balloon driver for N 4 KiB pages (it\n"
+	  "inflates when it probes); -v logs the outcome at exit" },
+	{ "virtio-vsock", 0, NULL, apply_virtio_vsock, "a virtio-vsock device (guest CID 3)" },
+	{ "vsock-listen", 0, "PORT:PATH", apply_vsock_listen,
+	  "guest connections to host port PORT are\n"
+	  "bridged to new connections to the Unix socket PATH" },
+	{ "default-net", 0, NULL, apply_default_net,
+	  "a virtio-net device on a new TAP interface (vmmtapN;\n"
+	  "needs CAP_NET_ADMIN)" },
+	{ "backend", 0, "NAME", apply_backend, "kvm (default) or sim (only with --trace)" },
+	{ "hv-device", 0, "PATH", apply_hv_device, "hypervisor device for kvm (default /dev/kvm)" },
+	{ "trace", 0, "FILE.db", apply_trace,
+	  "sim: replay a SQLite trace; the guest config, host\n"
+	  "inputs and device memory come from the trace (no\n"
+	  "--kernel, no disk images); exit 1 on divergence" },
+	{ "record", 0, "FILE.db", apply_record,
+	  "record the run as a SQLite trace (traces/README.md):\n"
+	  "exits, host inputs, device memory reads, outputs" },
+	{ "serial", 0, "WHERE", apply_serial, "stdout (default) or none" },
+	{ "verbose", 'v', NULL, apply_verbose, "say more (repeat for debug)" },
+	{ "quiet", 'q', NULL, apply_quiet, "only errors" },
+	{ "help", 'h', NULL, NULL, NULL },
+};
+#define N_RUN_OPTIONS (sizeof(run_options) / sizeof(run_options[0]))
+
+/* getopt_long returns RUN_OPT_BASE + the option's index in run_options. */
+#define RUN_OPT_BASE 256
+
+/* The help text's layout (cli_help_entry): option names in a 22-column
+ * field after two spaces, the text from column 24. */
+#define HELP_NAME_WIDTH 22
+
+static void print_usage(FILE *f)
+{
+	fputs(usage_head, f);
+	for (size_t i = 0; i < N_RUN_OPTIONS; i++) {
+		const struct run_option *o = &run_options[i];
+		if (!o->help)
+			continue;
+		char left[64];
+		if (o->short_name)
+			snprintf(left, sizeof(left), "-%c, --%s", o->short_name, o->name);
+		else
+			snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "",
+			         o->arg ? o->arg : "");
+		cli_help_entry(f, HELP_NAME_WIDTH, left, o->help);
+	}
+	fputs(usage_tail, f);
+}
+
+/* ---- vmm run: parse -> build -------------------------------------------- */
+
+/* One option as given: its table entry and its argument (NULL if none). */
+struct given_option {
+	const struct run_option *opt;
+	const char *arg;
+};
+
+enum parse_result { PARSE_OK, PARSE_HELP, PARSE_BAD };
+
+/* Parse: match argv against run_options, without judging any value. On
+ * PARSE_OK, given[0..*n) are the options in command-line order (argc bounds
+ * how many there can be). PARSE_BAD has printed the usage error. */
+static enum parse_result run_parse(int argc, char **argv, struct given_option *given, size_t *n)
+{
+	struct option longopts[N_RUN_OPTIONS + 1];
+	char shortopts[2 * N_RUN_OPTIONS + 1];
+	size_t ns = 0;
+	for (size_t i = 0; i < N_RUN_OPTIONS; i++) {
+		const struct run_option *o = &run_options[i];
+		longopts[i] = (struct option){ o->name, o->arg ? required_argument : no_argument,
+			                       NULL, RUN_OPT_BASE + (int)i };
+		if (o->short_name) {
+			shortopts[ns++] = o->short_name;
+			if (o->arg)
+				shortopts[ns++] = ':';
+		}
+	}
+	longopts[N_RUN_OPTIONS] = (struct option){ 0, 0, 0, 0 };
+	shortopts[ns] = '\0';
+
+	*n = 0;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		size_t i = N_RUN_OPTIONS;
+		if (c >= RUN_OPT_BASE)
+			i = (size_t)(c - RUN_OPT_BASE);
+		else
+			for (size_t k = 0; k < N_RUN_OPTIONS && c != '?'; k++)
+				if (run_options[k].short_name == c)
+					i = k;
+		if (i >= N_RUN_OPTIONS) {
+			bad_usage("%s", "unknown or incomplete option");
+			return PARSE_BAD;
+		}
+		if (!run_options[i].apply)
+			return PARSE_HELP;
+		/* Each option consumes at least one argv slot after argv[0]. */
+		assert(*n < (size_t)argc);
+		given[(*n)++] = (struct given_option){ &run_options[i], optarg };
+	}
+	if (optind < argc) {
+		bad_usage("unexpected argument '%s'", argv[optind]);
+		return PARSE_BAD;
+	}
+	return PARSE_OK;
+}
+
+/* Build: apply each given option to r, in command-line order, so repeated
+ * options keep their meaning (the last --kernel wins, --cmdline-add and
+ * --block add up, -q after -v wins). Returns 0 or the exit status. */
+static int run_build(const struct given_option *given, size_t n, struct run_request *r)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = given[i].opt->apply(r, given[i].arg);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- vmm run: run ------------------------------------------------------- */
+
 /* Wait for SIGINT or SIGTERM (blocked in every thread by main); returns it. */
 static int wait_stop_signal(void)
 {
@@ -213,10 +524,12 @@ static void *signal_thread(void *arg)
 /* --console stdio: the guest's virtio console on this terminal; unix:PATH:
  * on a socket connected there (its input and output are that socket). */
 struct console_bridge {
-	int fd, in, out;
+	int fd, in, out;   /* the guest's console; where its input comes from, output goes */
+	pthread_t thread;
+	bool running;
 };
 
-static void *console_stdio(void *arg)
+static void *console_copy(void *arg)
 {
 	const struct console_bridge *b = arg;
 	int fd = b->fd;
@@ -244,22 +557,198 @@ static void *console_stdio(void *arg)
 	}
 }
 
-/* vmm run --trace F.db: the VM, its inputs and its device memory all come
- * from the trace. */
-static int replay_trace(const char *path, const struct guest_config *cfg, const char *backend,
-                        const char *record_path, const char *serial)
+/* Connect the guest's virtio console where --console says (without it: this
+ * terminal when --serial none leaves it free, else nowhere). A unix: socket
+ * that cannot be reached only drops the console's output. */
+static void console_start(struct console_bridge *b, struct guest_lifecycle *lc,
+                          const char *console, const char *serial)
 {
+	*b = (struct console_bridge){ .fd = -1, .in = STDIN_FILENO, .out = STDOUT_FILENO };
+	if (!console)
+		console = strcmp(serial, "none") == 0 ? "stdio" : "none";
+	if (strncmp(console, "unix:", 5) == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", console + 5);
+		b->in = b->out = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (b->in < 0 || connect(b->in, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			log_warn("--console %s: %s (console output dropped)", console, strerror(errno));
+	}
+	int fd = -1;
+	if ((strcmp(console, "stdio") == 0 || b->in != STDIN_FILENO) &&
+	    guest_get_console(lc, &fd) == GUEST_OK) {
+		b->fd = fd;
+		b->running = pthread_create(&b->thread, NULL, console_copy, b) == 0;
+	}
+}
+
+static void console_stop(struct console_bridge *b)
+{
+	if (b->running) {
+		pthread_cancel(b->thread);
+		pthread_join(b->thread, NULL);
+	}
+	if (b->fd >= 0)
+		close(b->fd);
+	if (b->in != STDIN_FILENO && b->in >= 0)
+		close(b->in);
+}
+
+/* What the vmm does after Create and before Run: the host ends of
+ * --vsock-listen and --balloon-pages. Returns 0, or 1 after saying why. */
+static int run_host_setup(struct guest_lifecycle *lc, const struct run_request *r)
+{
+	int zs;
+	if (r->vsock_path && (zs = lc_vsock_listen_unix(lc, r->vsock_port, r->vsock_path)) != 0) {
+		fprintf(stderr, "vmm: --vsock-listen %u:%s: status %d (needs --virtio-vsock)\n",
+		        r->vsock_port, r->vsock_path, zs);
+		return 1;
+	}
+	/* The target is the device's config from the start: the driver reads
+	 * it when it probes and inflates. */
+	enum guest_error e;
+	if (r->balloon_request && (e = lc_balloon_request_pages(lc, r->balloon_pages)) != GUEST_OK) {
+		fprintf(stderr, "vmm: --balloon-pages %u: %s (needs --virtio-balloon)\n",
+		        r->balloon_pages, guest_error_name(e));
+		return 1;
+	}
+	return 0;
+}
+
+/* Create and Run the guest on hv (opened as hv_fd), recording into recorder
+ * when there is one. Returns the exit status. */
+static int run_guest(struct run_request *r, const struct hv_ops *hv, int hv_fd,
+                     struct trace_writer *recorder)
+{
+	struct ev_sink sink;
+	if (recorder)
+		sink = trace_recorder_sink(recorder);
+	/* --serial none: the guest's serial bytes go nowhere, on purpose. */
+	static int devnull = -1;
+	bool serial_stdout = strcmp(r->serial, "stdout") == 0;
+	if (!serial_stdout && devnull < 0)
+		devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	struct lc_options o = {
+		.hv = hv,
+		.hv_fd = hv_fd,
+		.backend_arg = NULL,
+		.sink = recorder ? &sink : NULL,
+		.serial_fd = serial_stdout ? STDOUT_FILENO : devnull,
+		/* The terminal types into the guest's serial port. */
+		.has_serial_in = serial_stdout,
+		.serial_in_fd = STDIN_FILENO,
+	};
+	struct guest_lifecycle *lc = lc_new(&o);
+	if (!lc) {
+		fprintf(stderr, "vmm: out of memory\n");
+		return 1;
+	}
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	char err[512];
+	enum guest_error e = lc_create(lc, &r->cfg, err, sizeof(err));
+	if (e) {
+		fprintf(stderr, "vmm: Create failed: %s: %s\n", guest_error_name(e), err);
+		lc_free(lc);
+		return e == GUEST_ERR_GUEST_INITIALIZATION_FAILURE ? 3 : 1;
+	}
+	if (run_host_setup(lc, r)) {
+		lc_free(lc);
+		return 1;
+	}
+	pthread_t sig_thread;
+	bool have_sig_thread = pthread_create(&sig_thread, NULL, signal_thread, lc) == 0;
+	struct console_bridge con;
+	console_start(&con, lc, r->console, r->serial);
+	e = lc_run(lc);
+	console_stop(&con);
+	if (have_sig_thread) {
+		pthread_cancel(sig_thread);
+		pthread_join(sig_thread, NULL);
+	}
+	if (e)
+		fprintf(stderr, "vmm: Run failed: %s: %s\n", guest_error_name(e), lc_last_error(lc));
+	lc_free(lc);
+	if (recorder) {
+		/* How long the live run took, for replay-speed comparisons. */
+		struct timespec t1;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		char ms[32];
+		snprintf(ms, sizeof(ms), "%.3f", (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		                                     (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		trace_writer_set_meta(recorder, "live_ms", ms);
+		trace_writer_set_meta(recorder, "result", guest_error_name(e));
+	}
+	return e ? 1 : 0;
+}
+
+/* The backends this program offers, by --backend name. */
+static const struct hv_ops *backend_by_name(const char *name)
+{
+	if (strcmp(name, "kvm") == 0)
+		return &hv_kvm_ops;
+	if (strcmp(name, "sim") == 0)
+		return &hv_sim_ops;
+	return NULL;
+}
+
+/* vmm run without --trace: a live run on the hardware backend, recorded
+ * when --record asks. Returns the exit status. */
+static int run_live(struct run_request *r)
+{
+	if (r->cfg.kernel_fd < 0)
+		return bad_usage("%s", "run needs --kernel FILE");
+	log_set_level(r->verbosity > LOG_DEBUG ? LOG_DEBUG : (enum log_level)r->verbosity);
+	const struct hv_ops *hv = backend_by_name(r->backend);
+	if (!hv)
+		return bad_usage("unknown --backend '%s' (kvm or sim)", r->backend);
+	/* The sim replays recordings: they carry their own config. */
+	if (hv == &hv_sim_ops)
+		return bad_usage("%s", "--backend sim replays a recording: use --trace FILE.db");
+	int hv_fd = open(r->hv_device, O_RDWR | O_CLOEXEC);
+	if (hv_fd < 0) {
+		fprintf(stderr, "vmm: cannot open hypervisor %s: %s\n", r->hv_device,
+		        strerror(errno));
+		return 3;
+	}
+	int rc = 1;
+	char err[512];
+	struct trace_writer *recorder = NULL;
+	if (r->record_path) {
+		recorder = trace_writer_open(r->record_path, err, sizeof(err));
+		if (!recorder || trace_record_meta(recorder, &r->cfg, VMM_VERSION, r->backend, err,
+		                                   sizeof(err)) < 0) {
+			fprintf(stderr, "vmm: %s\n", err);
+			goto out;
+		}
+	}
+	rc = run_guest(r, hv, hv_fd, recorder);
+out:
+	if (recorder && trace_writer_close(recorder, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vmm: writing %s failed: %s\n", r->record_path, err);
+		rc = 1;
+	}
+	close(hv_fd);
+	return rc;
+}
+
+/* vmm run --trace F.db: the VM, its inputs and its device memory all come
+ * from the trace, so no option may describe them. Returns the exit status. */
+static int run_replay(const struct run_request *r)
+{
+	const struct guest_config *cfg = &r->cfg;
+	log_set_level(r->verbosity > LOG_DEBUG ? LOG_DEBUG : (enum log_level)r->verbosity);
 	if (cfg->kernel_fd >= 0 || cfg->ramdisk_fd >= 0 || cfg->has_cpus || cfg->has_guest_memory ||
 	    cfg->n_block_devices || cfg->cmdline || cfg->n_cmdline_add || cfg->has_virtio_rng ||
 	    cfg->has_virtio_console || cfg->has_virtio_balloon || cfg->has_virtio_vsock ||
 	    cfg->has_default_net)
 		return bad_usage("%s", "--trace takes the guest config from the trace: drop --kernel, "
 		                       "--cpus, --memory, --block, --cmdline and the device flags");
-	if (strcmp(backend, "sim") != 0)
+	if (strcmp(r->backend, "sim") != 0)
 		return bad_usage("%s", "--trace replays on the sim backend: use --backend sim");
-	if (record_path)
+	if (r->record_path)
 		return bad_usage("%s", "--trace cannot be combined with --record");
-	struct replay_opts o = { .serial_fd = strcmp(serial, "stdout") == 0 ? STDOUT_FILENO : -1 };
+	const char *path = r->trace_path;
+	struct replay_opts o = { .serial_fd = strcmp(r->serial, "stdout") == 0 ? STDOUT_FILENO : -1 };
 	struct replay_result res;
 	char err[512];
 	if (trace_replay_file(path, &o, &res, err, sizeof(err)) < 0) {
@@ -275,308 +764,35 @@ static int replay_trace(const char *path, const struct guest_config *cfg, const 
 	return 1;
 }
 
-/* The backends this program offers, by --backend name. */
-static const struct hv_ops *backend_by_name(const char *name)
-{
-	if (strcmp(name, "kvm") == 0)
-		return &hv_kvm_ops;
-	if (strcmp(name, "sim") == 0)
-		return &hv_sim_ops;
-	return NULL;
-}
-
 static int cmd_run(int argc, char **argv)
 {
-	struct guest_config cfg;
-	gc_init(&cfg);
-	const char *backend = "kvm", *hv_device = "/dev/kvm";
-	const char *record_path = NULL, *serial = "stdout", *trace_path = NULL, *console = NULL;
-	const char *vsock_path = NULL;
-	uint32_t vsock_port = 0;
-	bool balloon_request = false;
-	uint32_t balloon_pages = 0;
-	int verbosity = LOG_WARN;
-	char err[512];
-	int rc = 2;
-	uint64_t v;
-	optind = 1;
-	int c;
-	while ((c = getopt_long(argc, argv, "vqh", run_opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_KERNEL:
-			if (cfg.kernel_fd >= 0)
-				close(cfg.kernel_fd);
-			if (open_ro("kernel", optarg, &cfg.kernel_fd) < 0)
-				goto out;
-			break;
-		case OPT_KERNEL_TYPE:
-			cfg.has_kernel_type = true;
-			if (strcmp(optarg, "linux") == 0)
-				cfg.kernel_type = KERNEL_LINUX;
-			else if (strcmp(optarg, "zircon") == 0)
-				cfg.kernel_type = KERNEL_ZIRCON;
-			else {
-				rc = bad_usage("--kernel-type must be linux or zircon, not '%s'", optarg);
-				goto out;
-			}
-			break;
-		case OPT_RAMDISK:
-			if (cfg.ramdisk_fd >= 0)
-				close(cfg.ramdisk_fd);
-			if (open_ro("ramdisk", optarg, &cfg.ramdisk_fd) < 0)
-				goto out;
-			break;
-		case OPT_CMDLINE:
-			free(cfg.cmdline);
-			cfg.cmdline = strdup(optarg);
-			break;
-		case OPT_CMDLINE_ADD: {
-			char **n = realloc(cfg.cmdline_add, (cfg.n_cmdline_add + 1) * sizeof(char *));
-			if (!n)
-				goto out;
-			cfg.cmdline_add = n;
-			cfg.cmdline_add[cfg.n_cmdline_add++] = strdup(optarg);
-			cfg.has_cmdline_add = true;
-			break;
-		}
-		case OPT_CPUS:
-			if (parse_uint(optarg, 0, 255, &v, err, sizeof(err)) < 0) {
-				rc = bad_usage("--cpus: %s", err);
-				goto out;
-			}
-			cfg.has_cpus = true;
-			cfg.cpus = (uint8_t)v;
-			break;
-		case OPT_MEMORY:
-			if (parse_size(optarg, &v, err, sizeof(err)) < 0) {
-				rc = bad_usage("--memory: %s", err);
-				goto out;
-			}
-			cfg.has_guest_memory = true;
-			cfg.guest_memory = v;
-			break;
-		case OPT_BLOCK:
-			if (add_block(&cfg, optarg) < 0)
-				goto out;
-			break;
-		case OPT_VIRTIO_CONSOLE:
-			cfg.has_virtio_console = cfg.virtio_console = true;
-			break;
-		case OPT_CONSOLE:
-			if (strcmp(optarg, "stdio") && strcmp(optarg, "none") &&
-			    (strncmp(optarg, "unix:", 5) || !optarg[5])) {
-				rc = bad_usage("--console must be stdio, none or unix:PATH, not '%s'", optarg);
-				goto out;
-			}
-			console = optarg;
-			break;
-		case OPT_VIRTIO_BALLOON:
-			cfg.has_virtio_balloon = cfg.virtio_balloon = true;
-			break;
-		case OPT_BALLOON_PAGES:
-			if (parse_uint(optarg, 0, UINT32_MAX, &v, err, sizeof(err)) < 0) {
-				rc = bad_usage("--balloon-pages: %s", err);
-				goto out;
-			}
-			balloon_request = true;
-			balloon_pages = (uint32_t)v;
-			break;
-		case OPT_VIRTIO_VSOCK:
-			cfg.has_virtio_vsock = cfg.virtio_vsock = true;
-			break;
-		case OPT_DEFAULT_NET:
-			cfg.has_default_net = cfg.default_net = true;
-			break;
-		case OPT_VSOCK_LISTEN: {
-			const char *colon = strchr(optarg, ':');
-			char port[16];
-			snprintf(port, sizeof(port), "%.*s", colon ? (int)(colon - optarg) : 0, optarg);
-			if (!colon || !colon[1] ||
-			    parse_uint(port, 0, UINT32_MAX, &v, err, sizeof(err)) < 0) {
-				rc = bad_usage("--vsock-listen wants PORT:PATH, not '%s'", optarg);
-				goto out;
-			}
-			vsock_port = (uint32_t)v;
-			vsock_path = colon + 1;
-			break;
-		}
-		case OPT_VIRTIO_RNG:
-			cfg.has_virtio_rng = true;
-			cfg.virtio_rng = true;
-			break;
-		case OPT_BACKEND: backend = optarg; break;
-		case OPT_HV_DEVICE: hv_device = optarg; break;
-		case OPT_RECORD: record_path = optarg; break;
-		case OPT_TRACE: trace_path = optarg; break;
-		case OPT_SERIAL:
-			if (strcmp(optarg, "stdout") && strcmp(optarg, "none")) {
-				rc = bad_usage("--serial must be stdout or none, not '%s'", optarg);
-				goto out;
-			}
-			serial = optarg;
-			break;
-		case 'v': verbosity++; break;
-		case 'q': verbosity = LOG_ERROR; break;
-		case 'h':
-			fputs(usage, stdout);
-			rc = 0;
-			goto out;
-		default:
-			rc = bad_usage("%s", "unknown or incomplete option");
-			goto out;
-		}
+	struct given_option *given = calloc((size_t)argc, sizeof(*given));
+	if (!given)
+		return 2;
+	size_t n = 0;
+	int rc;
+	switch (run_parse(argc, argv, given, &n)) {
+	case PARSE_HELP:
+		print_usage(stdout);
+		free(given);
+		return 0;
+	case PARSE_BAD:
+		free(given);
+		return 2;
+	case PARSE_OK:
+		break;
 	}
-	if (optind < argc) {
-		rc = bad_usage("unexpected argument '%s'", argv[optind]);
-		goto out;
-	}
-	if (trace_path) {
-		log_set_level(verbosity > LOG_DEBUG ? LOG_DEBUG : (enum log_level)verbosity);
-		rc = replay_trace(trace_path, &cfg, backend, record_path, serial);
-		goto out;
-	}
-	if (cfg.kernel_fd < 0) {
-		rc = bad_usage("%s", "run needs --kernel FILE");
-		goto out;
-	}
-	log_set_level(verbosity > LOG_DEBUG ? LOG_DEBUG : (enum log_level)verbosity);
-
-	const struct hv_ops *hv = backend_by_name(backend);
-	if (!hv) {
-		rc = bad_usage("unknown --backend '%s' (kvm or sim)", backend);
-		goto out;
-	}
-	struct trace_writer *recorder = NULL;
-	struct timespec t_run0 = { 0, 0 };
-	struct ev_sink sink;
-	const struct ev_sink *sinkp = NULL;
-	int hv_fd = -1;
-	rc = 1;
-	if (hv == &hv_sim_ops) {
-		/* The sim replays recordings: they carry their own config. */
-		rc = bad_usage("%s", "--backend sim replays a recording: use --trace FILE.db");
-		goto out;
-	}
-	hv_fd = open(hv_device, O_RDWR | O_CLOEXEC);
-	if (hv_fd < 0) {
-		fprintf(stderr, "vmm: cannot open hypervisor %s: %s\n", hv_device, strerror(errno));
-		rc = 3;
-		goto out;
-	}
-	if (record_path) {
-		recorder = trace_writer_open(record_path, err, sizeof(err));
-		if (!recorder || trace_record_meta(recorder, &cfg, VMM_VERSION, backend, err,
-		                                   sizeof(err)) < 0) {
-			fprintf(stderr, "vmm: %s\n", err);
-			goto out_rec;
-		}
-		sink = trace_recorder_sink(recorder);
-		sinkp = &sink;
-	}
-
-	/* --serial none: the guest's serial bytes go nowhere, on purpose. */
-	static int devnull = -1;
-	if (strcmp(serial, "none") == 0 && devnull < 0)
-		devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	struct lc_options o = {
-		.hv = hv,
-		.hv_fd = hv_fd,
-		.backend_arg = NULL,
-		.sink = sinkp,
-		.serial_fd = strcmp(serial, "stdout") == 0 ? STDOUT_FILENO : devnull,
-		/* The terminal types into the guest's serial port. */
-		.has_serial_in = strcmp(serial, "stdout") == 0,
-		.serial_in_fd = STDIN_FILENO,
-	};
-	struct guest_lifecycle *lc = lc_new(&o);
-	if (!lc) {
-		fprintf(stderr, "vmm: out of memory\n");
-		goto out_rec;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &t_run0);
-	enum guest_error e = lc_create(lc, &cfg, err, sizeof(err));
-	if (e) {
-		fprintf(stderr, "vmm: Create failed: %s: %s\n", guest_error_name(e), err);
-		if (e == GUEST_ERR_GUEST_INITIALIZATION_FAILURE)
-			rc = 3;
-		lc_free(lc);
-		goto out_rec;
-	}
-	pthread_t sig_thread, con_thread;
-	int zs;
-	if (vsock_path && (zs = lc_vsock_listen_unix(lc, vsock_port, vsock_path)) != 0) {
-		fprintf(stderr, "vmm: --vsock-listen %u:%s: status %d (needs --virtio-vsock)\n",
-		        vsock_port, vsock_path, zs);
-		lc_free(lc);
-		goto out_rec;
-	}
-	/* The target is the device's config from the start: the driver reads
-	 * it when it probes and inflates. */
-	if (balloon_request && (e = lc_balloon_request_pages(lc, balloon_pages)) != GUEST_OK) {
-		fprintf(stderr, "vmm: --balloon-pages %u: %s (needs --virtio-balloon)\n",
-		        balloon_pages, guest_error_name(e));
-		lc_free(lc);
-		goto out_rec;
-	}
-	bool have_sig_thread = pthread_create(&sig_thread, NULL, signal_thread, lc) == 0;
-	bool have_con_thread = false;
-	int console_fd = -1;
-	if (!console)
-		console = strcmp(serial, "none") == 0 ? "stdio" : "none";
-	static struct console_bridge con = { -1, STDIN_FILENO, STDOUT_FILENO };
-	if (strncmp(console, "unix:", 5) == 0) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", console + 5);
-		con.in = con.out = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (con.in < 0 || connect(con.in, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-			log_warn("--console %s: %s (console output dropped)", console, strerror(errno));
-	}
-	if ((strcmp(console, "stdio") == 0 || con.in != STDIN_FILENO) &&
-	    guest_get_console(lc, &console_fd) == GUEST_OK) {
-		con.fd = console_fd;
-		have_con_thread = pthread_create(&con_thread, NULL, console_stdio, &con) == 0;
-	}
-	e = lc_run(lc);
-	if (have_con_thread) {
-		pthread_cancel(con_thread);
-		pthread_join(con_thread, NULL);
-	}
-	if (console_fd >= 0)
-		close(console_fd);
-	if (con.in != STDIN_FILENO && con.in >= 0)
-		close(con.in);
-	if (have_sig_thread) {
-		pthread_cancel(sig_thread);
-		pthread_join(sig_thread, NULL);
-	}
-	if (e) {
-		fprintf(stderr, "vmm: Run failed: %s: %s\n", guest_error_name(e), lc_last_error(lc));
-		rc = 1;
-	} else {
-		rc = 0;
-	}
-	lc_free(lc);
-	if (recorder) {
-		/* How long the live run took, for replay-speed comparisons. */
-		struct timespec t1;
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		char ms[32];
-		snprintf(ms, sizeof(ms), "%.3f", (double)(t1.tv_sec - t_run0.tv_sec) * 1e3 +
-		                                     (double)(t1.tv_nsec - t_run0.tv_nsec) / 1e6);
-		trace_writer_set_meta(recorder, "live_ms", ms);
-		trace_writer_set_meta(recorder, "result", guest_error_name(e));
-	}
-out_rec:
-	if (recorder && trace_writer_close(recorder, err, sizeof(err)) < 0) {
-		fprintf(stderr, "vmm: writing %s failed: %s\n", record_path, err);
-		rc = 1;
-	}
-	if (hv_fd >= 0)
-		close(hv_fd);
-out:
-	gc_free(&cfg);
+	struct run_request r;
+	run_request_init(&r);
+	rc = run_build(given, n, &r);
+	free(given);
+	if (rc == 0)
+		rc = r.trace_path ? run_replay(&r) : run_live(&r);
+	gc_free(&r.cfg);
 	return rc;
 }
+
+/* ---- vmm serve ---------------------------------------------------------- */
 
 /* In serve mode SIGTERM/SIGINT (the launcher stopping its collection) end the
  * channel's read side: the serve loop then stops the guest as if the client
@@ -591,25 +807,32 @@ static void *serve_signal_thread(void *arg)
 	return NULL;
 }
 
+/* --channel-fd N / --hv-fd M: a descriptor number, or -1 for none. */
+static int parse_fd_arg(const char *val, int *fd)
+{
+	char err[128];
+	uint64_t v;
+	if (strcmp(val, "-1") == 0) {
+		*fd = -1;
+		return 0;
+	}
+	if (parse_uint(val, 0, 1 << 20, &v, err, sizeof(err)) < 0)
+		return bad_usage("serve: %s", err);
+	*fd = (int)v;
+	return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	int channel_fd = -1, hv_fd = -1;
-	char err[128];
-	uint64_t v;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if ((strcmp(a, "--channel-fd") == 0 || strcmp(a, "--hv-fd") == 0) && i + 1 < argc) {
-			const char *val = argv[++i];
-			int fdv = -1;
-			if (strcmp(val, "-1") != 0) {
-				if (parse_uint(val, 0, 1 << 20, &v, err, sizeof(err)) < 0)
-					return bad_usage("serve: %s", err);
-				fdv = (int)v;
-			}
-			if (a[2] == 'c')
-				channel_fd = fdv;
-			else
-				hv_fd = fdv;
+		if (strcmp(a, "--channel-fd") == 0 && i + 1 < argc) {
+			if (parse_fd_arg(argv[++i], &channel_fd))
+				return 2;
+		} else if (strcmp(a, "--hv-fd") == 0 && i + 1 < argc) {
+			if (parse_fd_arg(argv[++i], &hv_fd))
+				return 2;
 		} else if (strcmp(a, "-v") == 0) {
 			log_set_level(LOG_INFO);
 		} else {
@@ -630,6 +853,16 @@ static int cmd_serve(int argc, char **argv)
 	return vmm_serve(channel_fd, &hv_kvm_ops, hv_fd);
 }
 
+/* ---- main --------------------------------------------------------------- */
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv); /* argv[0] is the command's name */
+} commands[] = {
+	{ "run", cmd_run },
+	{ "serve", cmd_serve },
+};
+
 int main(int argc, char **argv)
 {
 	/* Blocked in every thread (vCPU threads inherit the mask); only the
@@ -644,16 +877,15 @@ int main(int argc, char **argv)
 		return bad_usage("%s", "missing command");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
-		fputs(usage, stdout);
+		print_usage(stdout);
 		return 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("vmm %s\n", VMM_VERSION);
 		return 0;
 	}
-	if (strcmp(argv[1], "run") == 0)
-		return cmd_run(argc - 1, argv + 1);
-	if (strcmp(argv[1], "serve") == 0)
-		return cmd_serve(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
 	return bad_usage("unknown command '%s'", argv[1]);
 }
