@@ -4,6 +4,7 @@
  * message, and have zero padding; handles are consumed strictly in order. */
 #include "wire.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -287,8 +288,11 @@ uint32_t fidl_dec_vector_begin(struct fidl_dec *d, uint32_t off, uint32_t elem_s
 
 void fidl_dec_vector_end(struct fidl_dec *d)
 {
-	if (d->status == ZX_OK)
+	if (d->status == ZX_OK) {
+		/* Only a present vector is ended (wire.h): it opened a level. */
+		assert(d->depth > 0);
 		d->depth--;
+	}
 }
 
 uint32_t fidl_dec_table_begin(struct fidl_dec *d, uint32_t off, uint32_t *n)
@@ -372,6 +376,7 @@ void fidl_dec_env_end(struct fidl_dec *d, struct fidl_dec_env *v)
 	}
 	if (v->inl)
 		return;
+	assert(d->depth > 0); /* env_begin opened a level for an out-of-line payload */
 	d->depth--;
 	if (d->next - v->start_bytes != v->num_bytes)
 		fidl_dec_fail(d, ZX_ERR_INVALID_ARGS, "envelope num_bytes mismatch");

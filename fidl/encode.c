@@ -4,6 +4,7 @@
  * planning beyond visiting fields in declaration order. */
 #include "wire.h"
 
+#include <assert.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -199,8 +200,10 @@ uint32_t fidl_enc_vector_begin(struct fidl_enc *e, uint32_t off, uint32_t count,
 
 void fidl_enc_vector_end(struct fidl_enc *e)
 {
-	if (e->status == ZX_OK)
+	if (e->status == ZX_OK) {
+		assert(e->depth > 0); /* vector_begin opened a level */
 		e->depth--;
+	}
 }
 
 uint32_t fidl_enc_table_begin(struct fidl_enc *e, uint32_t off, uint32_t max_ordinal)
@@ -248,6 +251,7 @@ void fidl_enc_env_end(struct fidl_enc *e, struct fidl_enc_env *v)
 		fidl_enc_u16(e, v->env_off + 6, FIDL_ENV_INLINE);
 		return;
 	}
+	assert(e->depth > 0); /* env_begin opened a level for an out-of-line payload */
 	e->depth--;
 	fidl_enc_u32(e, v->env_off, e->m->num_bytes - v->start_bytes);
 	fidl_enc_u16(e, v->env_off + 4, (uint16_t)handles);

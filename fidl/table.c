@@ -14,6 +14,7 @@ void fidl_enc_table(struct fidl_enc *e, uint32_t off, const struct fidl_table_ty
 	for (uint32_t ord = 1; ord <= max; ord++) {
 		if (!t->present(obj, ord))
 			continue;
+		assert(t->field_size[ord] > 0);
 		struct fidl_enc_env v;
 		uint32_t p = fidl_enc_field_begin(e, &v, envs, ord, t->field_size[ord]);
 		t->enc_field(e, p, ord, obj);

@@ -3,6 +3,7 @@
  * table lives in virt_config.c, GuestInfo in virt_info.c. */
 #include "virtualization.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -122,7 +123,9 @@ int fv_dec_result(struct fidl_dec *d, enum fv_err_kind k, bool with_handle,
 	struct fidl_dec_env v;
 	switch (which) {
 	case 0:
-		break; /* already failed */
+		/* A required union's tag is 0 only once d has failed. */
+		assert(d->status != ZX_OK);
+		break;
 	case FIDL_RESULT_RESPONSE:
 		if (!fidl_dec_union_begin(d, &v, b, with_handle ? 4 : 1))
 			break;
