@@ -4,9 +4,12 @@
  * message, and have zero padding; handles are consumed strictly in order. */
 #include "wire.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "base/byteorder.h"
 
 int fidl_dec_fail(struct fidl_dec *d, int status, const char *why)
 {
@@ -46,12 +49,12 @@ int fidl_dec_init(struct fidl_dec *d, struct fidl_msg *m)
 	if (m->num_bytes < FIDL_HEADER_SIZE)
 		return fidl_dec_fail(d, ZX_ERR_INVALID_ARGS, "message shorter than its header");
 	const uint8_t *b = m->bytes;
-	memcpy(&d->hdr.txid, b, 4);
+	d->hdr.txid = le32_get(b);
 	d->hdr.at_rest_flags[0] = b[4];
 	d->hdr.at_rest_flags[1] = b[5];
 	d->hdr.dynamic_flags = b[6];
 	d->hdr.magic = b[7];
-	memcpy(&d->hdr.ordinal, b + 8, 8);
+	d->hdr.ordinal = le64_get(b + 8);
 	if (d->hdr.magic != FIDL_MAGIC)
 		return fidl_dec_fail(d, ZX_ERR_PROTOCOL_NOT_SUPPORTED, "bad magic number");
 	/* The other flag bits are for future soft transitions and are not
@@ -127,32 +130,35 @@ void fidl_dec_bytes(struct fidl_dec *d, uint32_t off, void *out, size_t n)
 		memset(out, 0, n);
 }
 
+/* The n bytes at off, or NULL when they may not be read (d has failed). */
+static const uint8_t *at(struct fidl_dec *d, uint32_t off, size_t n)
+{
+	return readable(d, off, n) ? d->m->bytes + off : NULL;
+}
+
+/* Integers are little-endian on the wire, whatever the host; 0 once d has failed. */
 uint8_t fidl_dec_u8(struct fidl_dec *d, uint32_t off)
 {
-	uint8_t v;
-	fidl_dec_bytes(d, off, &v, 1);
-	return v;
+	const uint8_t *p = at(d, off, 1);
+	return p ? *p : 0;
 }
 
 uint16_t fidl_dec_u16(struct fidl_dec *d, uint32_t off)
 {
-	uint16_t v;
-	fidl_dec_bytes(d, off, &v, 2);
-	return v;
+	const uint8_t *p = at(d, off, 2);
+	return p ? le16_get(p) : 0;
 }
 
 uint32_t fidl_dec_u32(struct fidl_dec *d, uint32_t off)
 {
-	uint32_t v;
-	fidl_dec_bytes(d, off, &v, 4);
-	return v;
+	const uint8_t *p = at(d, off, 4);
+	return p ? le32_get(p) : 0;
 }
 
 uint64_t fidl_dec_u64(struct fidl_dec *d, uint32_t off)
 {
-	uint64_t v;
-	fidl_dec_bytes(d, off, &v, 8);
-	return v;
+	const uint8_t *p = at(d, off, 8);
+	return p ? le64_get(p) : 0;
 }
 
 bool fidl_dec_bool(struct fidl_dec *d, uint32_t off)
@@ -282,8 +288,11 @@ uint32_t fidl_dec_vector_begin(struct fidl_dec *d, uint32_t off, uint32_t elem_s
 
 void fidl_dec_vector_end(struct fidl_dec *d)
 {
-	if (d->status == ZX_OK)
+	if (d->status == ZX_OK) {
+		/* Only a present vector is ended (wire.h): it opened a level. */
+		assert(d->depth > 0);
 		d->depth--;
+	}
 }
 
 uint32_t fidl_dec_table_begin(struct fidl_dec *d, uint32_t off, uint32_t *n)
@@ -296,23 +305,36 @@ void fidl_dec_table_end(struct fidl_dec *d)
 	fidl_dec_vector_end(d);
 }
 
+/* The envelope header at env_off: num_bytes (or the inline value),
+ * num_handles, flags. Returns false for the zero envelope (field absent) or
+ * on error (d failed: unknown flags). */
+static bool envelope_header(struct fidl_dec *d, uint32_t env_off, uint32_t *nb, uint16_t *nh,
+                            uint16_t *flags)
+{
+	*nb = fidl_dec_u32(d, env_off);
+	*nh = fidl_dec_u16(d, env_off + 4);
+	*flags = fidl_dec_u16(d, env_off + 6);
+	if (d->status != ZX_OK)
+		return false;
+	if (*nb == 0 && *nh == 0 && *flags == 0)
+		return false;
+	if (*flags & ~FIDL_ENV_INLINE) {
+		fidl_dec_fail(d, ZX_ERR_INVALID_ARGS, "unknown envelope flags");
+		return false;
+	}
+	return true;
+}
+
 bool fidl_dec_env_begin(struct fidl_dec *d, struct fidl_dec_env *v, uint32_t env_off,
                         uint32_t size)
 {
 	memset(v, 0, sizeof(*v));
 	v->env_off = env_off;
 	v->size = size;
-	uint32_t nb = fidl_dec_u32(d, env_off);
-	uint16_t nh = fidl_dec_u16(d, env_off + 4);
-	uint16_t flags = fidl_dec_u16(d, env_off + 6);
-	if (d->status != ZX_OK)
+	uint32_t nb;
+	uint16_t nh, flags;
+	if (!envelope_header(d, env_off, &nb, &nh, &flags))
 		return false;
-	if (nb == 0 && nh == 0 && flags == 0)
-		return false; /* the zero envelope: field absent */
-	if (flags & ~FIDL_ENV_INLINE) {
-		fidl_dec_fail(d, ZX_ERR_INVALID_ARGS, "unknown envelope flags");
-		return false;
-	}
 	v->inl = flags & FIDL_ENV_INLINE;
 	v->num_handles = nh;
 	v->start_handles = d->next_handle;
@@ -354,6 +376,7 @@ void fidl_dec_env_end(struct fidl_dec *d, struct fidl_dec_env *v)
 	}
 	if (v->inl)
 		return;
+	assert(d->depth > 0); /* env_begin opened a level for an out-of-line payload */
 	d->depth--;
 	if (d->next - v->start_bytes != v->num_bytes)
 		fidl_dec_fail(d, ZX_ERR_INVALID_ARGS, "envelope num_bytes mismatch");
@@ -367,17 +390,10 @@ bool fidl_dec_field_begin(struct fidl_dec *d, struct fidl_dec_env *v, uint32_t e
 
 void fidl_dec_env_skip(struct fidl_dec *d, uint32_t env_off)
 {
-	uint32_t nb = fidl_dec_u32(d, env_off);
-	uint16_t nh = fidl_dec_u16(d, env_off + 4);
-	uint16_t flags = fidl_dec_u16(d, env_off + 6);
-	if (d->status != ZX_OK)
+	uint32_t nb;
+	uint16_t nh, flags;
+	if (!envelope_header(d, env_off, &nb, &nh, &flags))
 		return;
-	if (nb == 0 && nh == 0 && flags == 0)
-		return;
-	if (flags & ~FIDL_ENV_INLINE) {
-		fidl_dec_fail(d, ZX_ERR_INVALID_ARGS, "unknown envelope flags");
-		return;
-	}
 	if (!(flags & FIDL_ENV_INLINE)) {
 		/* An out-of-line payload is over 4 bytes, so at least 8. */
 		if (nb == 0 || nb % 8) {

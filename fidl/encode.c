@@ -4,11 +4,11 @@
  * planning beyond visiting fields in declaration order. */
 #include "wire.h"
 
+#include <assert.h>
 #include <string.h>
 #include <unistd.h>
 
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-               "the encoder copies integers as they are in memory: FIDL is little-endian");
+#include "base/byteorder.h"
 
 void fidl_msg_reset(struct fidl_msg *m)
 {
@@ -96,11 +96,34 @@ void fidl_enc_bytes(struct fidl_enc *e, uint32_t off, const void *p, size_t n)
 		memcpy(e->m->bytes + off, p, n);
 }
 
+/* Integers are little-endian on the wire, whatever the host. */
 void fidl_enc_u8(struct fidl_enc *e, uint32_t off, uint8_t v) { fidl_enc_bytes(e, off, &v, 1); }
-void fidl_enc_u16(struct fidl_enc *e, uint32_t off, uint16_t v) { fidl_enc_bytes(e, off, &v, 2); }
-void fidl_enc_u32(struct fidl_enc *e, uint32_t off, uint32_t v) { fidl_enc_bytes(e, off, &v, 4); }
-void fidl_enc_u64(struct fidl_enc *e, uint32_t off, uint64_t v) { fidl_enc_bytes(e, off, &v, 8); }
+
+void fidl_enc_u16(struct fidl_enc *e, uint32_t off, uint16_t v)
+{
+	if (in_bounds(e, off, 2))
+		le16_put(e->m->bytes + off, v);
+}
+
+void fidl_enc_u32(struct fidl_enc *e, uint32_t off, uint32_t v)
+{
+	if (in_bounds(e, off, 4))
+		le32_put(e->m->bytes + off, v);
+}
+
+void fidl_enc_u64(struct fidl_enc *e, uint32_t off, uint64_t v)
+{
+	if (in_bounds(e, off, 8))
+		le64_put(e->m->bytes + off, v);
+}
 void fidl_enc_bool(struct fidl_enc *e, uint32_t off, bool v) { fidl_enc_u8(e, off, v ? 1 : 0); }
+
+void fidl_enc_required_handle(struct fidl_enc *e, uint32_t off, int fd)
+{
+	if (fd < 0)
+		fidl_enc_fail(e, ZX_ERR_INVALID_ARGS, "required handle is -1");
+	fidl_enc_handle(e, off, fd);
+}
 
 void fidl_enc_handle(struct fidl_enc *e, uint32_t off, int fd)
 {
@@ -177,8 +200,10 @@ uint32_t fidl_enc_vector_begin(struct fidl_enc *e, uint32_t off, uint32_t count,
 
 void fidl_enc_vector_end(struct fidl_enc *e)
 {
-	if (e->status == ZX_OK)
+	if (e->status == ZX_OK) {
+		assert(e->depth > 0); /* vector_begin opened a level */
 		e->depth--;
+	}
 }
 
 uint32_t fidl_enc_table_begin(struct fidl_enc *e, uint32_t off, uint32_t max_ordinal)
@@ -226,6 +251,7 @@ void fidl_enc_env_end(struct fidl_enc *e, struct fidl_enc_env *v)
 		fidl_enc_u16(e, v->env_off + 6, FIDL_ENV_INLINE);
 		return;
 	}
+	assert(e->depth > 0); /* env_begin opened a level for an out-of-line payload */
 	e->depth--;
 	fidl_enc_u32(e, v->env_off, e->m->num_bytes - v->start_bytes);
 	fidl_enc_u16(e, v->env_off + 4, (uint16_t)handles);

@@ -3,8 +3,7 @@
  * seed's GuestConfig table (1-21); the nested types follow guest_config.fidl:
  *   BlockSpec  resource struct { id string:20; mode BlockMode (uint32);
  *              format BlockFormat (uint32); client zx.handle:CHANNEL }  32 bytes
- *   NetSpec    struct { mac_address MacAddress (array<uint8,6>);
- *              enable_bridge bool }                                      7 bytes
+ *   NetSpec    (net_spec.h)                                              7 bytes
  *   WaylandDevice resource struct { memory uint64;
  *              server client_end:optional }                             16 bytes
  *   MagmaDevice struct { memory uint64 }                                 8 bytes
@@ -12,11 +11,14 @@
  */
 #include "virtualization.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_spec.h"
+#include "table.h"
+
 #define BLOCK_SPEC_SIZE 32
-#define NET_SPEC_SIZE 7
 #define LISTENER_SIZE 8
 #define WAYLAND_DEFAULT_MEMORY (1ull << 30)
 #define MAGMA_DEFAULT_MEMORY (16ull << 30)
@@ -46,8 +48,9 @@ static bool *bool_field(struct guest_config *c, uint32_t ord, bool **has)
 	return NULL;
 }
 
-static bool present(const struct guest_config *c, uint32_t ord)
+static bool present(const void *obj, uint32_t ord)
 {
+	const struct guest_config *c = obj;
 	struct guest_config *m = (struct guest_config *)c; /* bool_field only reads here */
 	bool *has;
 	switch (ord) {
@@ -65,27 +68,21 @@ static bool present(const struct guest_config *c, uint32_t ord)
 	case 12: return c->has_magma_device;
 	case 21: return c->has_vsock_listeners;
 	default:
+		assert(ord >= 13 && ord <= 20); /* the table's walk stays within GC_FIELDS */
 		bool_field(m, ord, &has);
 		return *has;
 	}
 }
 
-static void enc_required_handle(struct fidl_enc *e, uint32_t off, int fd)
+static void enc_field(struct fidl_enc *e, uint32_t p, uint32_t ord, const void *obj)
 {
-	if (fd < 0)
-		fidl_enc_fail(e, ZX_ERR_INVALID_ARGS, "required handle is -1");
-	fidl_enc_handle(e, off, fd);
-}
-
-static void enc_field(struct fidl_enc *e, uint32_t p, uint32_t ord,
-                      const struct guest_config *c)
-{
+	const struct guest_config *c = obj;
 	uint32_t b;
 	switch (ord) {
 	case 1: fidl_enc_u32(e, p, (uint32_t)c->kernel_type); break;
-	case 2: enc_required_handle(e, p, c->kernel_fd); break;
-	case 3: enc_required_handle(e, p, c->ramdisk_fd); break;
-	case 4: enc_required_handle(e, p, c->dtb_overlay_fd); break;
+	case 2: fidl_enc_required_handle(e, p, c->kernel_fd); break;
+	case 3: fidl_enc_required_handle(e, p, c->ramdisk_fd); break;
+	case 4: fidl_enc_required_handle(e, p, c->dtb_overlay_fd); break;
 	case 5: fidl_enc_string(e, p, c->cmdline); break;
 	case 6:
 		b = fidl_enc_vector_begin(e, p, (uint32_t)c->n_cmdline_add, 16);
@@ -106,19 +103,11 @@ static void enc_field(struct fidl_enc *e, uint32_t p, uint32_t ord,
 			fidl_enc_string_n(e, o, s->id, strnlen(s->id, sizeof(s->id)));
 			fidl_enc_u32(e, o + 16, (uint32_t)s->mode);
 			fidl_enc_u32(e, o + 20, (uint32_t)s->format);
-			enc_required_handle(e, o + 24, s->fd);
+			fidl_enc_required_handle(e, o + 24, s->fd);
 		}
 		fidl_enc_vector_end(e);
 		break;
-	case 10:
-		b = fidl_enc_vector_begin(e, p, (uint32_t)c->n_net_devices, NET_SPEC_SIZE);
-		for (size_t i = 0; i < c->n_net_devices; i++) {
-			uint32_t o = b + NET_SPEC_SIZE * (uint32_t)i;
-			fidl_enc_bytes(e, o, c->net_devices[i].mac, 6);
-			fidl_enc_bool(e, o + 6, c->net_devices[i].enable_bridge);
-		}
-		fidl_enc_vector_end(e);
-		break;
+	case 10: fv_enc_net_specs(e, p, c->net_devices, c->n_net_devices); break;
 	case 11:
 		fidl_enc_u64(e, p, c->wayland_device.has_memory ? c->wayland_device.memory
 		                                                : WAYLAND_DEFAULT_MEMORY);
@@ -133,7 +122,7 @@ static void enc_field(struct fidl_enc *e, uint32_t p, uint32_t ord,
 		for (size_t i = 0; i < c->n_vsock_listeners; i++) {
 			uint32_t o = b + LISTENER_SIZE * (uint32_t)i;
 			fidl_enc_u32(e, o, c->vsock_listeners[i].port);
-			enc_required_handle(e, o + 4, c->vsock_listeners[i].acceptor_fd);
+			fidl_enc_required_handle(e, o + 4, c->vsock_listeners[i].acceptor_fd);
 		}
 		fidl_enc_vector_end(e);
 		break;
@@ -142,24 +131,6 @@ static void enc_field(struct fidl_enc *e, uint32_t p, uint32_t ord,
 		fidl_enc_bool(e, p, *bool_field((struct guest_config *)c, ord, &has));
 	}
 	}
-}
-
-void fv_enc_guest_config(struct fidl_enc *e, uint32_t off, const struct guest_config *c)
-{
-	uint32_t max = 0;
-	for (uint32_t ord = 1; ord <= GC_FIELDS; ord++)
-		if (present(c, ord))
-			max = ord;
-	uint32_t envs = fidl_enc_table_begin(e, off, max);
-	for (uint32_t ord = 1; ord <= max; ord++) {
-		if (!present(c, ord))
-			continue;
-		struct fidl_enc_env v;
-		uint32_t p = fidl_enc_field_begin(e, &v, envs, ord, field_size[ord]);
-		enc_field(e, p, ord, c);
-		fidl_enc_env_end(e, &v);
-	}
-	fidl_enc_table_end(e);
 }
 
 static uint32_t dec_enum(struct fidl_dec *d, uint32_t off, uint32_t max, const char *what)
@@ -182,8 +153,9 @@ static void *dec_array(struct fidl_dec *d, size_t n, size_t size)
 
 /* Each vector is attached to c (with every fd -1) before its elements are
  * decoded, so gc_free after a failure part-way reaches what was taken. */
-static void dec_field(struct fidl_dec *d, uint32_t p, uint32_t ord, struct guest_config *c)
+static void dec_field(struct fidl_dec *d, uint32_t p, uint32_t ord, void *obj)
 {
+	struct guest_config *c = obj;
 	uint32_t b, n;
 	switch (ord) {
 	case 1:
@@ -239,17 +211,8 @@ static void dec_field(struct fidl_dec *d, uint32_t p, uint32_t ord, struct guest
 		fidl_dec_vector_end(d);
 		break;
 	case 10:
-		b = fidl_dec_vector_begin(d, p, NET_SPEC_SIZE, GC_MAX_NET_DEVICES, false, &n, NULL);
-		c->net_devices = dec_array(d, n, sizeof(struct net_spec));
-		if (c->net_devices)
-			c->n_net_devices = n;
+		fv_dec_net_specs(d, p, GC_MAX_NET_DEVICES, &c->net_devices, &c->n_net_devices);
 		c->has_net_devices = d->status == ZX_OK;
-		for (uint32_t i = 0; i < n && d->status == ZX_OK; i++) {
-			uint32_t o = b + NET_SPEC_SIZE * i;
-			fidl_dec_bytes(d, o, c->net_devices[i].mac, 6);
-			c->net_devices[i].enable_bridge = fidl_dec_bool(d, o + 6);
-		}
-		fidl_dec_vector_end(d);
 		break;
 	case 11:
 		c->wayland_device.memory = fidl_dec_u64(d, p);
@@ -281,26 +244,27 @@ static void dec_field(struct fidl_dec *d, uint32_t p, uint32_t ord, struct guest
 		break;
 	default: {
 		bool *has, *v = bool_field(c, ord, &has);
+		assert(v); /* the table's walk stays within GC_FIELDS */
 		*v = fidl_dec_bool(d, p);
 		*has = true;
 	}
 	}
 }
 
+static const struct fidl_table_type guest_config_table = {
+	.max_ordinal = GC_FIELDS,
+	.field_size = field_size,
+	.present = present,
+	.enc_field = enc_field,
+	.dec_field = dec_field,
+};
+
+void fv_enc_guest_config(struct fidl_enc *e, uint32_t off, const struct guest_config *c)
+{
+	fidl_enc_table(e, off, &guest_config_table, c);
+}
+
 void fv_dec_guest_config(struct fidl_dec *d, uint32_t off, struct guest_config *c)
 {
-	uint32_t n;
-	uint32_t envs = fidl_dec_table_begin(d, off, &n);
-	for (uint32_t ord = 1; ord <= n && d->status == ZX_OK; ord++) {
-		if (ord > GC_FIELDS) {
-			fidl_dec_env_skip(d, envs + 8 * (ord - 1));
-			continue;
-		}
-		struct fidl_dec_env v;
-		if (!fidl_dec_field_begin(d, &v, envs, ord, field_size[ord]))
-			continue;
-		dec_field(d, v.content, ord, c);
-		fidl_dec_env_end(d, &v);
-	}
-	fidl_dec_table_end(d);
+	fidl_dec_table(d, off, &guest_config_table, c);
 }

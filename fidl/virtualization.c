@@ -3,6 +3,7 @@
  * table lives in virt_config.c, GuestInfo in virt_info.c. */
 #include "virtualization.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -11,6 +12,15 @@ static void close_fd(int *fd)
 	if (*fd >= 0)
 		close(*fd);
 	*fd = -1;
+}
+
+/* fidl_dec_finish for a body that took the handle *fd: a body that fails
+ * leaves no fd open (virtualization.h). Returns the decoder's status. */
+static int finish_or_close(struct fidl_dec *d, int *fd)
+{
+	if (fidl_dec_finish(d) != ZX_OK)
+		close_fd(fd);
+	return d->status;
 }
 
 int fv_enc_empty(struct fidl_msg *m, uint32_t txid, uint64_t ordinal)
@@ -31,9 +41,7 @@ int fv_enc_handle_body(struct fidl_msg *m, uint32_t txid, uint64_t ordinal, int 
 	struct fidl_enc e;
 	fidl_enc_init(&e, m, txid, ordinal, 0);
 	uint32_t b = fidl_enc_alloc(&e, 4);
-	if (fd < 0)
-		fidl_enc_fail(&e, ZX_ERR_INVALID_ARGS, "required handle is -1");
-	fidl_enc_handle(&e, b, fd);
+	fidl_enc_required_handle(&e, b, fd);
 	return fidl_enc_finish(&e);
 }
 
@@ -41,9 +49,7 @@ int fv_dec_handle_body(struct fidl_dec *d, int *fd)
 {
 	uint32_t b = fidl_dec_primary(d, 4);
 	*fd = fidl_dec_handle(d, b, false);
-	if (fidl_dec_finish(d) != ZX_OK)
-		close_fd(fd);
-	return d->status;
+	return finish_or_close(d, fd);
 }
 
 int fv_enc_u32_body(struct fidl_msg *m, uint32_t txid, uint64_t ordinal, uint32_t v)
@@ -88,11 +94,8 @@ int fv_enc_result(struct fidl_msg *m, uint32_t txid, uint64_t ordinal,
 		/* struct {} is one zero byte; struct { handle } is 4 bytes:
 		 * both travel inline in the envelope. */
 		p = fidl_enc_union_begin(&e, &v, b, FIDL_RESULT_RESPONSE, with_handle ? 4 : 1);
-		if (with_handle) {
-			if (r->fd < 0)
-				fidl_enc_fail(&e, ZX_ERR_INVALID_ARGS, "required handle is -1");
-			fidl_enc_handle(&e, p, r->fd);
-		}
+		if (with_handle)
+			fidl_enc_required_handle(&e, p, r->fd);
 		break;
 	case FIDL_RESULT_ERR:
 	case FIDL_RESULT_FRAMEWORK_ERR:
@@ -120,7 +123,9 @@ int fv_dec_result(struct fidl_dec *d, enum fv_err_kind k, bool with_handle,
 	struct fidl_dec_env v;
 	switch (which) {
 	case 0:
-		break; /* already failed */
+		/* A required union's tag is 0 only once d has failed. */
+		assert(d->status != ZX_OK);
+		break;
 	case FIDL_RESULT_RESPONSE:
 		if (!fidl_dec_union_begin(d, &v, b, with_handle ? 4 : 1))
 			break;
@@ -148,8 +153,7 @@ int fv_dec_result(struct fidl_dec *d, enum fv_err_kind k, bool with_handle,
 		fidl_dec_fail(d, ZX_ERR_INVALID_ARGS, "unknown variant of a strict union");
 	}
 	r->which = (uint32_t)which;
-	if (fidl_dec_finish(d) != ZX_OK) {
-		close_fd(&r->fd);
+	if (finish_or_close(d, &r->fd) != ZX_OK) {
 		r->which = 0;
 		r->err = 0;
 	}
@@ -182,11 +186,9 @@ int fv_enc_launch_req(struct fidl_msg *m, uint32_t txid, const struct guest_conf
 	fidl_enc_init(&e, m, txid, FV_ORD_MANAGER_LAUNCH, 0);
 	uint32_t b = fidl_enc_alloc(&e, 24);
 	fv_enc_guest_config(&e, b, c);
-	if (controller < 0)
-		fidl_enc_fail(&e, ZX_ERR_INVALID_ARGS, "required handle is -1");
 	/* The table's handles come first: traversal order is field order,
 	 * and the table's out-of-line part is visited with the table. */
-	fidl_enc_handle(&e, b + 16, controller);
+	fidl_enc_required_handle(&e, b + 16, controller);
 	return fidl_enc_finish(&e);
 }
 
@@ -197,10 +199,8 @@ int fv_dec_launch_req(struct fidl_dec *d, struct guest_config *c, int *controlle
 	fv_dec_guest_config(d, b, c);
 	*controller = fidl_dec_handle(d, b + 16, false);
 	fidl_dec_padding(d, b + 20, 4);
-	if (fidl_dec_finish(d) != ZX_OK) {
+	if (finish_or_close(d, controller) != ZX_OK)
 		gc_free(c);
-		close_fd(controller);
-	}
 	return d->status;
 }
 
@@ -210,9 +210,7 @@ int fv_enc_listen_req(struct fidl_msg *m, uint32_t txid, uint32_t port, int acce
 	fidl_enc_init(&e, m, txid, FV_ORD_VSOCK_LISTEN, 0);
 	uint32_t b = fidl_enc_alloc(&e, 8);
 	fidl_enc_u32(&e, b, port);
-	if (acceptor < 0)
-		fidl_enc_fail(&e, ZX_ERR_INVALID_ARGS, "required handle is -1");
-	fidl_enc_handle(&e, b + 4, acceptor);
+	fidl_enc_required_handle(&e, b + 4, acceptor);
 	return fidl_enc_finish(&e);
 }
 
@@ -221,9 +219,7 @@ int fv_dec_listen_req(struct fidl_dec *d, uint32_t *port, int *acceptor)
 	uint32_t b = fidl_dec_primary(d, 8);
 	*port = fidl_dec_u32(d, b);
 	*acceptor = fidl_dec_handle(d, b + 4, false);
-	if (fidl_dec_finish(d) != ZX_OK)
-		close_fd(acceptor);
-	return d->status;
+	return finish_or_close(d, acceptor);
 }
 
 int fv_enc_accept_req(struct fidl_msg *m, uint32_t txid, uint32_t src_cid,

@@ -113,6 +113,8 @@ void fidl_enc_bytes(struct fidl_enc *e, uint32_t off, const void *p, size_t n);
 
 /* fd < 0 encodes an absent handle (for optional handles only). */
 void fidl_enc_handle(struct fidl_enc *e, uint32_t off, int fd);
+/* A handle that must be present: fd < 0 fails the message (ZX_ERR_INVALID_ARGS). */
+void fidl_enc_required_handle(struct fidl_enc *e, uint32_t off, int fd);
 /* s == NULL encodes an absent string. */
 void fidl_enc_string(struct fidl_enc *e, uint32_t off, const char *s);
 void fidl_enc_string_n(struct fidl_enc *e, uint32_t off, const char *s, size_t n);

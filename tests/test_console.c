@@ -52,14 +52,6 @@ static int teardown(void **s)
 	return 0;
 }
 
-static uint64_t rx_buffer(uint32_t len)
-{
-	uint64_t gpa = vd_alloc(&drv, len);
-	struct vd_seg seg = { gpa, len, true };
-	vd_submit(&drv, CONSOLE_RXQ, &seg, 1);
-	return gpa;
-}
-
 static void test_config_size(void **s)
 {
 	vd_write32(&drv, 0x14, 0);
@@ -128,7 +120,7 @@ static void test_oversized_chain_is_bounded(void **s)
 
 static void test_host_to_guest(void **s)
 {
-	uint64_t buf = rx_buffer(64);
+	uint64_t buf = vd_rx_buffer(&drv, CONSOLE_RXQ, 64);
 	assert_int_equal(rx_space_calls, 1);
 	vd_ack(&drv);
 	assert_int_equal(virtio_console_host_input(&con, "ls -l\n", 6), 6);
@@ -145,7 +137,7 @@ static void test_partial_input_and_retry(void **s)
 	/* No buffers at all: nothing placed, no interrupt. */
 	assert_int_equal(virtio_console_host_input(&con, "abc", 3), 0);
 	assert_int_equal(drv.line, 0);
-	uint64_t b1 = rx_buffer(4), b2 = rx_buffer(3);
+	uint64_t b1 = vd_rx_buffer(&drv, CONSOLE_RXQ, 4), b2 = vd_rx_buffer(&drv, CONSOLE_RXQ, 3);
 	const char *msg = "0123456789abcdef";
 	size_t n = virtio_console_host_input(&con, msg, 16);
 	assert_int_equal(n, 7);
@@ -159,12 +151,12 @@ static void test_partial_input_and_retry(void **s)
 	/* The vmm keeps the rest; the next buffer triggers rx_space and the retry. */
 	pending = msg + n;
 	pending_len = 16 - n;
-	uint64_t b3 = rx_buffer(5);
+	uint64_t b3 = vd_rx_buffer(&drv, CONSOLE_RXQ, 5);
 	assert_int_equal(pending_len, 4);
 	assert_true(vd_used(&drv, CONSOLE_RXQ, &id, &len));
 	assert_int_equal(len, 5);
 	assert_memory_equal(vd_ptr(&drv, b3, 5), "789ab", 5);
-	uint64_t b4 = rx_buffer(100);
+	uint64_t b4 = vd_rx_buffer(&drv, CONSOLE_RXQ, 100);
 	assert_int_equal(pending_len, 0);
 	assert_true(vd_used(&drv, CONSOLE_RXQ, &id, &len));
 	assert_int_equal(len, 4);
@@ -178,7 +170,7 @@ static void test_readonly_rx_buffer(void **s)
 	uint64_t a = vd_alloc(&drv, 8);
 	struct vd_seg seg = { a, 8, false };
 	vd_submit(&drv, CONSOLE_RXQ, &seg, 1);
-	uint64_t b = rx_buffer(8);
+	uint64_t b = vd_rx_buffer(&drv, CONSOLE_RXQ, 8);
 	assert_int_equal(virtio_console_host_input(&con, "xy", 2), 2);
 	uint32_t id, len;
 	assert_true(vd_used(&drv, CONSOLE_RXQ, &id, &len));
@@ -212,16 +204,8 @@ static void test_hostile_chain_needs_reset(void **s)
 	/* The receive side with a looping chain: nothing placed, no crash. */
 	seg = (struct vd_seg){ a, 8, true };
 	vd_submit(&drv, CONSOLE_RXQ, &seg, 1);
-	uint8_t desc[16];
-	memset(desc, 0, sizeof(desc));
-	uint64_t addr = a;
-	uint32_t l = 8;
-	uint16_t flags = VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, next = 0;
-	memcpy(desc, &addr, 8);
-	memcpy(desc + 8, &l, 4);
-	memcpy(desc + 12, &flags, 2);
-	memcpy(desc + 14, &next, 2);
-	gm_write(&drv.mem, VD_RING_BASE, desc, 16); /* desc 0 of queue 0 points at itself */
+	/* desc 0 of queue 0 points at itself */
+	vd_put_desc(&drv, CONSOLE_RXQ, 0, a, 8, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 0);
 	assert_int_equal(virtio_console_host_input(&con, "zz", 2), 0);
 	assert_true(con.dev.vq[CONSOLE_RXQ].broken);
 	/* Reset, and the device works again. */

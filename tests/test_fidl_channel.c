@@ -2,7 +2,6 @@
  * SOCK_SEQPACKET): messages with fds, the 64 KiB / 64 fd limits on both
  * sides (truncated data or control data closes whatever arrived), epitaphs,
  * and a vanished peer. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -11,21 +10,11 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "lib/fds.h"
 #include "fidl/channel.h"
 #include "fidl/wire.h"
 
 static struct fidl_msg M, R;
-
-static int open_fds(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
 
 static void pair(int sv[2])
 {
@@ -34,7 +23,7 @@ static void pair(int sv[2])
 
 static void test_send_recv_with_fds(void **state)
 {
-	int before = open_fds();
+	int before = fds_open_count();
 	int sv[2], p[2];
 	pair(sv);
 	assert_int_equal(pipe(p), 0);
@@ -62,7 +51,7 @@ static void test_send_recv_with_fds(void **state)
 	fidl_msg_close_handles(&R);
 	close(sv[0]);
 	close(sv[1]);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(fds_open_count(), before);
 }
 
 static void test_peer_closed(void **state)
@@ -104,7 +93,7 @@ static void raw_send(int sock, size_t nbytes, int fd, size_t n)
 
 static void test_too_many_fds(void **state)
 {
-	int before = open_fds();
+	int before = fds_open_count();
 	int sv[2], p[2];
 	pair(sv);
 	assert_int_equal(pipe(p), 0);
@@ -121,12 +110,12 @@ static void test_too_many_fds(void **state)
 	close(p[1]);
 	close(sv[0]);
 	close(sv[1]);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(fds_open_count(), before);
 }
 
 static void test_too_many_bytes(void **state)
 {
-	int before = open_fds();
+	int before = fds_open_count();
 	int sv[2], p[2];
 	pair(sv);
 	int sz = 1 << 20;
@@ -146,7 +135,7 @@ static void test_too_many_bytes(void **state)
 	close(p[1]);
 	close(sv[0]);
 	close(sv[1]);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(fds_open_count(), before);
 }
 
 static void test_send_limits(void **state)

@@ -3,7 +3,6 @@
  * GuestConfig with all 21 fields and real fds carried over a
  * SOCK_SEQPACKET socket, unknown fields, and that no fd leaks on success or
  * on any failure. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -14,24 +13,12 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "lib/fds.h"
 #include "fidl/channel.h"
 #include "fidl/ordinal.h"
 #include "fidl/virtualization.h"
 
 static struct fidl_msg M, R;
-
-static int open_fds(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
-static bool fd_is_open(int fd) { return fd >= 0 && fcntl(fd, F_GETFD) != -1; }
 
 /* A memfd holding `tag`, so the far side can tell which file it got. */
 static int tagged_fd(const char *tag)
@@ -214,7 +201,7 @@ static void check_full_config(const struct guest_config *c)
 
 static void test_create_full_config(void **state)
 {
-	int before = open_fds();
+	int before = fds_open_count();
 	struct guest_config c, out;
 	full_config(&c);
 	assert_int_equal(fv_enc_create_req(&M, 1, &c), ZX_OK);
@@ -226,12 +213,12 @@ static void test_create_full_config(void **state)
 	assert_int_equal(fv_dec_create_req(&d, &out), ZX_OK);
 	check_full_config(&out);
 	gc_free(&out);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(fds_open_count(), before);
 }
 
 static void test_launch(void **state)
 {
-	int before = open_fds();
+	int before = fds_open_count();
 	struct guest_config c, out;
 	full_config(&c);
 	int ctl = tagged_fd("controller");
@@ -247,7 +234,7 @@ static void test_launch(void **state)
 	assert_tag(got, "controller");
 	close(got);
 	gc_free(&out);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(fds_open_count(), before);
 }
 
 static void test_empty_config(void **state)
@@ -270,7 +257,7 @@ static void test_empty_config(void **state)
  * handle, inline) and 23 (a uint64, out-of-line). */
 static void test_unknown_config_field(void **state)
 {
-	int before = open_fds();
+	int before = fds_open_count();
 	int extra = tagged_fd("unknown");
 	struct fidl_enc e;
 	struct fidl_enc_env v;
@@ -287,16 +274,16 @@ static void test_unknown_config_field(void **state)
 	transfer();
 	close(extra);
 	int received = R.handles[0];
-	assert_true(fd_is_open(received));
+	assert_true(fds_is_open(received));
 	struct guest_config out;
 	struct fidl_dec d;
 	dec_init(&d, FV_ORD_LIFECYCLE_CREATE);
 	assert_int_equal(fv_dec_create_req(&d, &out), ZX_OK);
 	assert_true(out.has_kernel_type);
 	assert_int_equal(out.kernel_type, KERNEL_ZIRCON);
-	assert_false(fd_is_open(received)); /* skipped and closed */
+	assert_false(fds_is_open(received)); /* skipped and closed */
 	gc_free(&out);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(fds_open_count(), before);
 }
 
 /* Corrupt one byte of an encoded full config: whatever the decoder makes of
@@ -304,7 +291,7 @@ static void test_unknown_config_field(void **state)
  * offsets are known-fatal and must fail. */
 static void test_config_errors_leak_nothing(void **state)
 {
-	int before = open_fds();
+	int before = fds_open_count();
 	struct guest_config c, out;
 	full_config(&c);
 	assert_int_equal(fv_enc_create_req(&M, 1, &c), ZX_OK);
@@ -353,7 +340,7 @@ static void test_config_errors_leak_nothing(void **state)
 	dec_init(&d, FV_ORD_LIFECYCLE_CREATE);
 	assert_int_equal(fv_dec_create_req(&d, &out), ZX_ERR_INVALID_ARGS);
 	gc_free(&c);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(fds_open_count(), before);
 }
 
 static void test_config_encode_refuses(void **state)
@@ -406,7 +393,7 @@ static void test_empty_and_u32_bodies(void **state)
 
 static void test_handle_bodies(void **state)
 {
-	int before = open_fds();
+	int before = fds_open_count();
 	static const uint64_t ords[] = {
 		FV_ORD_LIFECYCLE_BIND, FV_ORD_GUEST_GET_HOST_VSOCK_ENDPOINT,
 		FV_ORD_GUEST_GET_BALLOON_CONTROLLER, FV_ORD_MANAGER_CONNECT,
@@ -424,12 +411,12 @@ static void test_handle_bodies(void **state)
 		close(got);
 	}
 	assert_int_equal(fv_enc_handle_body(&M, 2, FV_ORD_LIFECYCLE_BIND, -1), ZX_ERR_INVALID_ARGS);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(fds_open_count(), before);
 }
 
 static void test_results(void **state)
 {
-	int before = open_fds();
+	int before = fds_open_count();
 	struct fidl_dec d;
 	struct fv_result r;
 	/* Create succeeded: the exact bytes of an empty-struct response. */
@@ -531,12 +518,12 @@ static void test_results(void **state)
 	transfer();
 	dec_init(&d, FV_ORD_LIFECYCLE_RUN);
 	assert_int_equal(fv_dec_result(&d, FV_ERR_GUEST_ERROR, false, &r), ZX_ERR_INVALID_ARGS);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(fds_open_count(), before);
 }
 
 static void test_vsock_requests(void **state)
 {
-	int before = open_fds();
+	int before = fds_open_count();
 	struct fidl_dec d;
 	int acc = tagged_fd("acceptor"), got;
 	uint32_t port, a, b, c;
@@ -556,7 +543,7 @@ static void test_vsock_requests(void **state)
 	assert_int_equal(a, 3);
 	assert_int_equal(b, 49152);
 	assert_int_equal(c, 22);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(fds_open_count(), before);
 }
 
 static void test_balloon(void **state)

@@ -2,7 +2,6 @@
  * against the FIPS 180-4 examples, ordinal hashing against published
  * ordinals, exact bytes of the wire format specification's layouts, and one
  * test per rule the decoder enforces. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -11,24 +10,12 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "lib/fds.h"
 #include "fidl/ordinal.h"
 #include "base/sha256.h"
 #include "fidl/wire.h"
 
 static struct fidl_msg M;
-
-static int open_fds(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
-static bool fd_is_open(int fd) { return fcntl(fd, F_GETFD) != -1; }
 
 static int new_fd(void)
 {
@@ -316,7 +303,7 @@ static void test_table_bytes(void **state)
  * inline in an envelope counts in num_handles. */
 static void test_table_string_and_handle(void **state)
 {
-	int before = open_fds();
+	int before = fds_open_count();
 	int fd = new_fd();
 	struct fidl_enc e;
 	fidl_enc_init_body(&e, &M);
@@ -336,7 +323,7 @@ static void test_table_string_and_handle(void **state)
 	assert_string_equal(out.s, "abcdefghi");
 	free(out.s);
 	close(fd);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(fds_open_count(), before);
 }
 
 /* strict union { 1: uint32 a; 2: string s } */
@@ -400,7 +387,7 @@ static void test_header_rejects(void **state)
 	int fd = new_fd();
 	set_raw(h, 16, &fd, 1);
 	assert_int_equal(fidl_dec_init(&d, &M), ZX_ERR_PROTOCOL_NOT_SUPPORTED);
-	assert_false(fd_is_open(fd));
+	assert_false(fds_is_open(fd));
 }
 
 static void expect_bool_string_fails(const uint8_t *b, size_t n, uint32_t max)
@@ -595,7 +582,7 @@ static void expect_tbl(const uint8_t *b, size_t n, const int *fds, size_t nfds, 
 		free(t.s);
 	}
 	for (size_t i = 0; i < nfds; i++)
-		assert_false(fd_is_open(fds[i]));
+		assert_false(fds_is_open(fds[i]));
 }
 
 static void test_envelope_mismatch(void **state)
@@ -670,7 +657,7 @@ static void test_inline_value_padding(void **state)
 
 static void test_handles_extra_missing_bad(void **state)
 {
-	int before = open_fds();
+	int before = fds_open_count();
 	/* struct { uint32 } with a handle it does not mention. */
 	const uint8_t u[] = { 1, 0, 0, 0, 0, 0, 0, 0 };
 	int fd = new_fd();
@@ -680,7 +667,7 @@ static void test_handles_extra_missing_bad(void **state)
 	fidl_dec_u32(&d, fidl_dec_primary(&d, 4));
 	assert_int_equal(fidl_dec_finish(&d), ZX_ERR_INVALID_ARGS);
 	assert_string_equal(d.err, "extra handles");
-	assert_false(fd_is_open(fd));
+	assert_false(fds_is_open(fd));
 
 	/* struct { handle } with no handle sent. */
 	const uint8_t h[] = { 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0 };
@@ -697,7 +684,7 @@ static void test_handles_extra_missing_bad(void **state)
 	fidl_dec_init_body(&d, &M);
 	fidl_dec_handle(&d, fidl_dec_primary(&d, 4), true);
 	assert_int_equal(fidl_dec_finish(&d), ZX_ERR_INVALID_ARGS);
-	assert_false(fd_is_open(fd));
+	assert_false(fds_is_open(fd));
 
 	/* Required handle absent. */
 	const uint8_t h0[] = { 0, 0, 0, 0, 0, 0, 0, 0 };
@@ -705,12 +692,12 @@ static void test_handles_extra_missing_bad(void **state)
 	fidl_dec_init_body(&d, &M);
 	fidl_dec_handle(&d, fidl_dec_primary(&d, 4), false);
 	assert_int_equal(fidl_dec_finish(&d), ZX_ERR_INVALID_ARGS);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(fds_open_count(), before);
 }
 
 static void test_unknown_field_skipped(void **state)
 {
-	int before = open_fds();
+	int before = fds_open_count();
 	/* Fields 1 (known), 5 (unknown, inline handle), 6 (unknown, 16 bytes
 	 * out-of-line with a handle), then 7 absent. */
 	uint8_t b[] = {
@@ -727,7 +714,7 @@ static void test_unknown_field_skipped(void **state)
 	};
 	int fds[2] = { new_fd(), new_fd() };
 	expect_tbl(b, sizeof(b), fds, 2, ZX_OK);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(fds_open_count(), before);
 	/* The unknown envelope's claims are still checked. */
 	fds[0] = new_fd();
 	fds[1] = new_fd();
@@ -738,7 +725,7 @@ static void test_unknown_field_skipped(void **state)
 	fds[0] = new_fd();
 	fds[1] = new_fd();
 	expect_tbl(b, sizeof(b), fds, 2, ZX_ERR_INVALID_ARGS);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(fds_open_count(), before);
 }
 
 static void test_union_rejects(void **state)

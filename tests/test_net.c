@@ -73,14 +73,6 @@ static int teardown(void **s)
 	return 0;
 }
 
-static uint64_t rx_buffer(uint32_t len)
-{
-	uint64_t gpa = vd_alloc(&drv, len);
-	struct vd_seg seg = { gpa, len, true };
-	vd_submit(&drv, NET_RXQ, &seg, 1);
-	return gpa;
-}
-
 static void fill_frame(uint8_t *f, size_t len, uint8_t seed)
 {
 	for (size_t i = 0; i < len; i++)
@@ -103,7 +95,7 @@ static void test_config_and_link(void **s)
 	assert_int_not_equal(vd_read32(&drv, 0xfc), gen);
 	assert_int_equal(vd_ack(&drv), VIRTIO_MMIO_INT_CONFIG);
 	/* Link down: frames from the host are refused, the vmm drops them. */
-	rx_buffer(2048);
+	vd_rx_buffer(&drv, NET_RXQ, 2048);
 	uint8_t f[60] = { 0 };
 	assert_int_equal(virtio_net_host_frame(&net, f, sizeof(f)), -ENETDOWN);
 	virtio_net_set_link(&net, true);
@@ -166,7 +158,7 @@ static void test_tx_malformed_dropped(void **s)
 
 static void test_rx_frame(void **s)
 {
-	uint64_t buf = rx_buffer(VIRTIO_NET_HDR_LEN + 1518);
+	uint64_t buf = vd_rx_buffer(&drv, NET_RXQ, VIRTIO_NET_HDR_LEN + 1518);
 	assert_int_equal(rx_space_calls, 1);
 	vd_ack(&drv);
 	uint8_t f[1514];
@@ -200,7 +192,7 @@ static void test_rx_no_buffer_then_retry(void **s)
 	assert_int_equal(drv.line, 0);
 	held_frame = f;
 	held_len = sizeof(f);
-	uint64_t buf = rx_buffer(2048); /* notify -> rx_space -> retry */
+	uint64_t buf = vd_rx_buffer(&drv, NET_RXQ, 2048); /* notify -> rx_space -> retry */
 	assert_null(held_frame);
 	uint32_t id, len;
 	assert_true(vd_used(&drv, NET_RXQ, &id, &len));
@@ -210,7 +202,7 @@ static void test_rx_no_buffer_then_retry(void **s)
 
 static void test_rx_too_big_dropped_not_truncated(void **s)
 {
-	uint64_t buf = rx_buffer(VIRTIO_NET_HDR_LEN + 100);
+	uint64_t buf = vd_rx_buffer(&drv, NET_RXQ, VIRTIO_NET_HDR_LEN + 100);
 	uint8_t f[300];
 	fill_frame(f, sizeof(f), 5);
 	assert_int_equal(virtio_net_host_frame(&net, f, 300), -EMSGSIZE);
@@ -233,11 +225,11 @@ static void test_rx_too_big_dropped_not_truncated(void **s)
 static void test_rx_useless_chains(void **s)
 {
 	/* Too small for any frame, then read-only: both returned empty. */
-	rx_buffer(8);
+	vd_rx_buffer(&drv, NET_RXQ, 8);
 	uint64_t ro = vd_alloc(&drv, 2048);
 	struct vd_seg seg = { ro, 2048, false };
 	vd_submit(&drv, NET_RXQ, &seg, 1);
-	uint64_t good = rx_buffer(2048);
+	uint64_t good = vd_rx_buffer(&drv, NET_RXQ, 2048);
 	uint8_t f[64];
 	fill_frame(f, sizeof(f), 7);
 	assert_int_equal(virtio_net_host_frame(&net, f, sizeof(f)), 0);
@@ -254,7 +246,7 @@ static void test_rx_useless_chains(void **s)
 
 static void test_hostile_and_reset(void **s)
 {
-	rx_buffer(VIRTIO_NET_HDR_LEN + 20);
+	vd_rx_buffer(&drv, NET_RXQ, VIRTIO_NET_HDR_LEN + 20);
 	uint8_t f[100] = { 0 };
 	assert_int_equal(virtio_net_host_frame(&net, f, 100), -EMSGSIZE);
 	assert_true(net.rx_held);
@@ -312,7 +304,7 @@ static int tap_child(void)
 		return 15;
 	uint64_t bufs[8];
 	for (int i = 0; i < 8; i++)
-		bufs[i] = rx_buffer(VIRTIO_NET_HDR_LEN + 1518);
+		bufs[i] = vd_rx_buffer(&drv, NET_RXQ, VIRTIO_NET_HDR_LEN + 1518);
 	/* ARP request: who has 10.99.0.1? tell 10.99.0.2 (the guest). */
 	uint8_t arp[12 + 60] = { 0 };
 	uint8_t *e = arp + 12;

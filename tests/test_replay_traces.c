@@ -9,6 +9,7 @@
  * time against the live recording's, bytes per event, trace sizes. */
 #include "testutil.h"
 #include "lib/build_path.h"
+#include "lib/loaded_trace.h"
 
 #include <glob.h>
 #include <stdio.h>
@@ -39,24 +40,6 @@ static int teardown(void **state)
 {
 	globfree(&traces);
 	return 0;
-}
-
-struct loaded {
-	struct script s;
-	struct trace_info info;
-};
-
-static void load(struct loaded *l, const char *path)
-{
-	char err[512];
-	if (trace_load(path, &l->s, &l->info, err, sizeof(err)) < 0)
-		fail_msg("%s", err);
-}
-
-static void unload(struct loaded *l)
-{
-	script_free(&l->s);
-	trace_info_free(&l->info);
 }
 
 static void replay(struct loaded *l, struct replay_result *r)

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "lib/build_path.h"
+#include "lib/script_run.h"
 
 /* Every check the harness must report as PASS. A check that is missing
  * counts as a failure: silence must not look like success. */
@@ -36,34 +37,19 @@ static void test_uml_devices(void **state)
 	/* The whole suite runs in about 3 s here; the bound is for a stuck UML. */
 	snprintf(cmd, sizeof(cmd), "timeout -k 5 120 bash '%s/../tests/uml/run.sh' '%s' 2>&1",
 	         build, build);
-	FILE *p = popen(cmd, "r");
-	assert_non_null(p);
-	size_t n = fread(output, 1, sizeof(output) - 1, p);
-	output[n] = '\0';
-	int st = pclose(p);
-	fputs(output, stdout);
-	fflush(stdout);
+	int st = script_run(cmd, output, sizeof(output));
+	assert_int_not_equal(st, -1);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
 		SKIP_BECAUSE("user-mode Linux is not installed (scripts/deps.sh installs it)");
-	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
-		char want[128];
-		snprintf(want, sizeof(want), "CHECK %s PASS", required[i]);
-		if (!strstr(output, want)) {
-			printf("missing: %s\n", want);
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (!script_check_passed(output, required[i]))
 			fail();
-		}
-	}
 	if (strstr(output, "CHECK net-ping SKIP")) {
 		printf("net checks skipped: see the SKIP line above\n");
 	} else {
-		for (size_t i = 0; i < sizeof(required_net) / sizeof(required_net[0]); i++) {
-			char want[128];
-			snprintf(want, sizeof(want), "CHECK %s PASS", required_net[i]);
-			if (!strstr(output, want)) {
-				printf("missing: %s\n", want);
+		for (size_t i = 0; i < sizeof(required_net) / sizeof(required_net[0]); i++)
+			if (!script_check_passed(output, required_net[i]))
 				fail();
-			}
-		}
 	}
 	assert_null(strstr(output, " FAIL"));
 	assert_non_null(strstr(output, "UML-SUMMARY: 0 failed"));

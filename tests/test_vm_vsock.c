@@ -362,6 +362,32 @@ static uint32_t expect_request(uint32_t guest_port)
 	return 0;
 }
 
+/* A host connect to guest port `port` that the guest (c, with buf_alloc of
+ * credit) accepts: returns the socket the connect hands out. */
+static int host_connect_accepted(struct gconn *c, uint32_t port, uint32_t buf_alloc)
+{
+	assert_int_equal(lc_vsock_connect(lc, port, connect_done, NULL), ZX_OK);
+	gconn_init(c, port, expect_request(port), buf_alloc);
+	gsend_op(c, OP_RESPONSE, 0, NULL, 0);
+	int st, sock;
+	connect_result(&st, &sock);
+	assert_int_equal(st, ZX_OK);
+	assert_true(sock >= 0);
+	return sock;
+}
+
+/* The acceptor at acc is offered gport -> port and accepts with a new
+ * stream socket: returns the host's end of it. */
+static int accept_stream(int acc, uint32_t gport, uint32_t port)
+{
+	uint32_t txid = expect_accept(acc, gport, port);
+	int sv[2];
+	pair(sv, SOCK_STREAM);
+	answer_accept(acc, txid, ZX_OK, sv[1]);
+	close(sv[1]);
+	return sv[0];
+}
+
 /* ---- tests ---- */
 
 static void test_guest_connects_to_listener(void **s)
@@ -375,11 +401,8 @@ static void test_guest_connects_to_listener(void **s)
 	assert_true(c.response);
 	/* Data sent before the acceptor has answered waits for its socket. */
 	gwrite(&c, (const uint8_t *)"early ", 6);
-	uint32_t txid = expect_accept(acc[0], 1234, 5000);
 	int sv[2];
-	pair(sv, SOCK_STREAM);
-	answer_accept(acc[0], txid, ZX_OK, sv[1]);
-	close(sv[1]);
+	sv[0] = accept_stream(acc[0], 1234, 5000);
 	gwrite(&c, (const uint8_t *)"hello host", 10);
 	char buf[64] = { 0 };
 	read_exactly(sv[0], buf, 16);
@@ -423,16 +446,12 @@ static void test_listener_from_config(void **s)
 	struct gconn c;
 	gconnect(&c, 1236, 6000, 65536);
 	assert_true(c.response);
-	uint32_t txid = expect_accept(acc[0], 1236, 6000);
-	int sv[2];
-	pair(sv, SOCK_STREAM);
-	answer_accept(acc[0], txid, ZX_OK, sv[1]);
-	close(sv[1]);
+	int sock = accept_stream(acc[0], 1236, 6000);
 	gwrite(&c, (const uint8_t *)"cfg", 3);
 	char buf[3];
-	read_exactly(sv[0], buf, 3);
+	read_exactly(sock, buf, 3);
 	assert_memory_equal(buf, "cfg", 3);
-	close(sv[0]);
+	close(sock);
 	close(acc[0]);
 }
 
@@ -476,15 +495,9 @@ static void test_host_connect_accepted_and_refused(void **s)
 {
 	boot(0, -1, true);
 	assert_int_equal(pipe(done_pipe), 0);
-	assert_int_equal(lc_vsock_connect(lc, 7000, connect_done, NULL), ZX_OK);
-	uint32_t hp = expect_request(7000);
 	struct gconn c;
-	gconn_init(&c, 7000, hp, 65536);
-	gsend_op(&c, OP_RESPONSE, 0, NULL, 0);
-	int st, sock;
-	connect_result(&st, &sock);
-	assert_int_equal(st, ZX_OK);
-	assert_true(sock >= 0);
+	int st, sock = host_connect_accepted(&c, 7000, 65536);
+	uint32_t hp = c.hport;
 	assert_int_equal(write(sock, "ping", 4), 4);
 	WAIT_FOR(c.len >= 4);
 	assert_memory_equal(c.data, "ping", 4);
@@ -591,9 +604,7 @@ static void test_slow_host_reader_loses_nothing(void **s)
 	gconnect(&c, 3000, 5004, 65536);
 	assert_true(c.response);
 	assert_int_equal(c.peer_buf_alloc, 256u << 10);
-	pair(sv, SOCK_STREAM);
-	answer_accept(acc[0], expect_accept(acc[0], 3000, 5004), ZX_OK, sv[1]);
-	close(sv[1]);
+	sv[0] = accept_stream(acc[0], 3000, 5004);
 	const size_t N = 1u << 20;
 	uint8_t *src = pattern(N, 1);
 	struct slow_reader r = { .fd = sv[0], .want = N, .buf = malloc(N) };
@@ -638,14 +649,8 @@ static void test_slow_guest_reader_loses_nothing(void **s)
 {
 	boot(0, -1, true);
 	assert_int_equal(pipe(done_pipe), 0);
-	assert_int_equal(lc_vsock_connect(lc, 7100, connect_done, NULL), ZX_OK);
-	uint32_t hp = expect_request(7100);
 	struct gconn c;
-	gconn_init(&c, 7100, hp, 32768);
-	gsend_op(&c, OP_RESPONSE, 0, NULL, 0);
-	int st, sock;
-	connect_result(&st, &sock);
-	assert_int_equal(st, ZX_OK);
+	int sock = host_connect_accepted(&c, 7100, 32768);
 	const size_t N = 1u << 20;
 	uint8_t *src = pattern(N, 2), *got = malloc(N);
 	struct writer w = { .fd = sock, .d = src, .n = N };
@@ -833,9 +838,7 @@ static void test_fidl_endpoint(void **s)
 	gconnect(&gc2, 1500, 5000, 65536);
 	assert_true(gc2.response);
 	int sv[2];
-	pair(sv, SOCK_STREAM);
-	answer_accept(acc, expect_accept(acc, 1500, 5000), ZX_OK, sv[1]);
-	close(sv[1]);
+	sv[0] = accept_stream(acc, 1500, 5000);
 	gwrite(&gc2, (const uint8_t *)"over fidl", 9);
 	char buf[9];
 	read_exactly(sv[0], buf, 9);

@@ -3,6 +3,9 @@
 
 #include <string.h>
 
+#include "base/byteorder.h"
+#include "devices/virtqueue.h"
+
 static void set_irq(void *ctx, int level)
 {
 	((struct vdriver *)ctx)->line = level;
@@ -96,19 +99,27 @@ void *vd_ptr(struct vdriver *d, uint64_t gpa, uint32_t len)
 	return gm_span(&d->mem, gpa, len);
 }
 
+void vd_put_desc(struct vdriver *d, unsigned q, uint16_t idx, uint64_t gpa, uint32_t len,
+                 uint16_t flags, uint16_t next)
+{
+	/* struct virtq_desc { le64 addr; le32 len; le16 flags; le16 next; } */
+	uint8_t desc[16];
+	le64_put(desc, gpa);
+	le32_put(desc + 8, len);
+	le16_put(desc + 12, flags);
+	le16_put(desc + 14, next);
+	gm_write(&d->mem, ring(q, 0) + 16ull * idx, desc, 16);
+}
+
 uint16_t vd_submit(struct vdriver *d, unsigned q, const struct vd_seg *segs, unsigned n)
 {
 	uint16_t head = d->next_desc[q];
 	for (unsigned i = 0; i < n; i++) {
 		uint16_t idx = (uint16_t)((head + i) % VD_QSZ);
 		uint16_t next = (uint16_t)((idx + 1) % VD_QSZ);
-		uint16_t flags = (uint16_t)((segs[i].writable ? 2 : 0) | (i + 1 < n ? 1 : 0));
-		uint8_t desc[16];
-		memcpy(desc, &segs[i].gpa, 8);
-		memcpy(desc + 8, &segs[i].len, 4);
-		memcpy(desc + 12, &flags, 2);
-		memcpy(desc + 14, &next, 2);
-		gm_write(&d->mem, ring(q, 0) + 16ull * idx, desc, 16);
+		uint16_t flags = (uint16_t)((segs[i].writable ? VIRTQ_DESC_F_WRITE : 0) |
+		                            (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0));
+		vd_put_desc(d, q, idx, segs[i].gpa, segs[i].len, flags, next);
 	}
 	d->next_desc[q] = (uint16_t)((head + n) % VD_QSZ);
 	uint16_t slot = d->avail_idx[q] % VD_QSZ;
@@ -117,6 +128,14 @@ uint16_t vd_submit(struct vdriver *d, unsigned q, const struct vd_seg *segs, uns
 	gm_write(&d->mem, ring(q, 1) + 2, &d->avail_idx[q], 2);
 	vd_write32(d, 0x50, q);
 	return head;
+}
+
+uint64_t vd_rx_buffer(struct vdriver *d, unsigned q, uint32_t len)
+{
+	uint64_t gpa = vd_alloc(d, len);
+	struct vd_seg seg = { gpa, len, true };
+	vd_submit(d, q, &seg, 1);
+	return gpa;
 }
 
 bool vd_used(struct vdriver *d, unsigned q, uint32_t *id, uint32_t *len)

@@ -51,6 +51,13 @@ void vd_write32(struct vdriver *d, uint64_t off, uint32_t v);
 uint64_t vd_alloc(struct vdriver *d, uint32_t len);
 /* Put a chain of segments on queue q and notify. Returns the head index. */
 uint16_t vd_submit(struct vdriver *d, unsigned q, const struct vd_seg *segs, unsigned n);
+/* Post one device-writable buffer of len bytes (zeroed, from the heap) on
+ * receive queue q and notify. Returns its gpa. */
+uint64_t vd_rx_buffer(struct vdriver *d, unsigned q, uint32_t len);
+/* Write descriptor idx of queue q as is (flags: VIRTQ_DESC_F_*), for tests
+ * that build the chains no well-behaved driver would. */
+void vd_put_desc(struct vdriver *d, unsigned q, uint16_t idx, uint64_t gpa, uint32_t len,
+                 uint16_t flags, uint16_t next);
 /* Next used element of queue q: returns true and fills id/len if there is one. */
 bool vd_used(struct vdriver *d, unsigned q, uint32_t *id, uint32_t *len);
 void *vd_ptr(struct vdriver *d, uint64_t gpa, uint32_t len);

@@ -13,27 +13,10 @@
 
 #include "devices/mutant.h"
 #include "replay/replay.h"
+#include "tests/lib/loaded_trace.h"
 #include "traces/trace.h"
 
 #define TRACE_RNG_BLOCK "traces/bundled/rng-block-1cpu.db"
-
-struct loaded {
-	struct script s;
-	struct trace_info info;
-};
-
-static void load(struct loaded *l, const char *path)
-{
-	char err[512];
-	if (trace_load(path, &l->s, &l->info, err, sizeof(err)) < 0)
-		fail_msg("%s", err);
-}
-
-static void unload(struct loaded *l)
-{
-	script_free(&l->s);
-	trace_info_free(&l->info);
-}
 
 /* virtio-mmio slot of the first device of a kind, from the config meta:
  * blocks come first, then rng (vm.c's order). */
