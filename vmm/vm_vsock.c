@@ -37,7 +37,7 @@
 #include "fidl/channel.h"
 #include "fidl/virtualization.h"
 #include "base/log.h"
-#include "vm.h"
+#include "vm_internal.h"
 
 /* Room for every connection plus as many finishing (lingering) ones. */
 #define VV_MAX_BRIDGES (2 * VSOCK_MAX_CONNS)
