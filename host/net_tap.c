@@ -1,6 +1,7 @@
 /* host/net_tap.c - see net_tap.h. */
 #include "host/net_tap.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
@@ -89,6 +90,7 @@ int host_tap_receive(struct host_tap *t, host_deliver_fn *deliver, void *ctx)
 	ssize_t got = read(t->fd, t->held, sizeof(t->held));
 	if (got <= 0)
 		return -1;
+	assert((size_t)got <= sizeof(t->held));
 	if (deliver(ctx, t->name, t->held, (size_t)got) == (size_t)got)
 		return 1;
 	t->held_len = (size_t)got;

@@ -1,6 +1,7 @@
 /* host/stream.c - see stream.h. */
 #include "host/stream.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,6 +20,7 @@ void host_stream_init(struct host_stream *s, struct host_events *ev, const char 
 	s->in_open = in_fd >= 0;
 	s->out_mode = mode;
 	s->cap = cap < HOST_STREAM_HOLD_MAX ? cap : HOST_STREAM_HOLD_MAX;
+	assert(name && (in_fd < 0 || s->cap > 0)); /* input needs room to be held */
 }
 
 static void write_all(int fd, const uint8_t *p, size_t len)
@@ -95,6 +97,7 @@ size_t host_stream_offer(struct host_stream *s, host_deliver_fn *deliver, void *
 	if (!s->held_len)
 		return 0;
 	size_t t = deliver(ctx, s->name, s->held, s->held_len);
+	assert(t <= s->held_len); /* a device takes at most what it was offered */
 	memmove(s->held, s->held + t, s->held_len - t);
 	s->held_len -= t;
 	return t;

@@ -370,6 +370,7 @@ static void *vcpu_thread(void *arg)
 {
 	struct vm_vcpu *c = arg;
 	struct vm *vm = c->vm;
+	assert(c->id < vm->ncpus && c == &vm->vcpus[c->id]);
 	char msg[VM_MSG_MAX];
 	for (;;) {
 		if (stopping(vm))
