@@ -23,18 +23,24 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/event_names.h"
+#include "base/log.h"
 #include "devices/balloon.h"
 #include "devices/block.h"
 #include "devices/console.h"
 #include "devices/net.h"
-#include "devices/net_tap.h"
 #include "devices/rng.h"
 #include "devices/vhost_user.h"
 #include "devices/vsock.h"
 #include "host/vsock_backend.h"
 #include "host/vsock_connect_server.h"
+#include "host/balloon.h"
+#include "host/block.h"
+#include "host/entropy.h"
+#include "host/host_events.h"
+#include "host/net_tap.h"
+#include "host/stream.h"
 #include "traces/trace.h"
-#include "base/log.h"
 
 /* Exit statuses, as --help documents them. */
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
@@ -103,29 +109,9 @@ static const char usage[] =
 
 static struct vhu_server server;
 static struct trace_writer *recorder;
-
-/* Bytes for the host (console output, frames to the TAP, memory given
- * back): an output of the event being handled. */
-static void announce_output(const char *device, const void *data, size_t len)
-{
-	if (server.have_sink && server.sink.host_output)
-		server.sink.host_output(server.sink.ctx, device, data, len);
-}
-
-/* A host input taken while an event is handled (entropy, block data). */
-static void announce_input(const char *device, const void *data, size_t len)
-{
-	if (server.have_sink && server.sink.host_input)
-		server.sink.host_input(server.sink.ctx, device, data, len);
-}
-
-static void announce_result(const char *device, int64_t r)
-{
-	uint8_t b[8];
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)((uint64_t)r >> (8 * i));
-	announce_input(device, b, sizeof(b));
-}
+/* Who the host adapters announce to: the recorder's sink with --record. */
+static struct ev_sink record_sink;
+static struct host_events hev;
 
 static void on_signal(int sig)
 {
@@ -133,94 +119,34 @@ static void on_signal(int sig)
 	vhu_stop(&server);
 }
 
-static int entropy(void *ctx, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	while (len) {
-		ssize_t n = getrandom(p, len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	announce_input("rng", buf, (size_t)(p - (uint8_t *)buf));
-	return 0;
-}
-
-/* Block file I/O, announced so a recording holds every completion. */
-static ssize_t rec_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
-{
-	ssize_t n = pread(fd, buf, len, off);
-	if (n > 0)
-		announce_input("block", buf, (size_t)n);
-	return n;
-}
-
-static ssize_t rec_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off)
-{
-	ssize_t n = pwrite(fd, buf, len, off);
-	int e = errno;
-	announce_result("block-write", n < 0 ? -(int64_t)e : (int64_t)n);
-	errno = e;
-	return n;
-}
-
-static int rec_fdatasync(void *ctx, int fd)
-{
-	int r = fdatasync(fd) == 0 ? 0 : -errno;
-	announce_result("block-sync", r);
-	return r;
-}
-
-/* ---- host sides of the streaming devices ----
- * Input the guest has no buffer for yet waits here, and its source is not
- * polled until the driver adds buffers (rx_space): a full guest throttles
- * the host instead of losing bytes. */
+/* ---- host sides of the streaming devices (host/stream.h, host/net_tap.h) ----
+ * Input the guest has no buffer for yet waits in the adapter, and its
+ * source is not polled until the driver adds buffers (rx_space): a full
+ * guest throttles the host instead of losing bytes. Each offer of held input
+ * is a host event of its own, taken or not; it is offered until the device
+ * takes nothing. */
 static struct virtio_console con;
 static struct virtio_net net;
 static struct virtio_balloon balloon;
-static int in_watch = -1, in_fd = -1;
-static uint8_t pending[NET_MAX_FRAME];
-static size_t pending_len, pending_off;
-static bool in_eof;
-static unsigned long long discarded_bytes;
+static struct host_stream con_stream;
+static struct host_tap tap;
+static struct host_balloon balloon_host;
+static int in_watch = -1;
 
-static void write_all(int fd, const void *buf, size_t len)
+static size_t con_deliver(void *ctx, const char *device, const void *data, size_t len)
 {
-	const uint8_t *p = buf;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return; /* nowhere to put it: the guest's output is dropped */
-		p += n;
-		len -= (size_t)n;
-	}
+	vhu_event_begin(&server);
+	size_t n = virtio_console_host_input(&con, data, len);
+	vhu_event_end(&server, device, data, len, n);
+	return n;
 }
 
-static void con_write(void *ctx, const void *buf, size_t len)
+static size_t net_deliver(void *ctx, const char *device, const void *data, size_t len)
 {
-	announce_output("console", buf, len);
-	write_all(STDOUT_FILENO, buf, len);
-}
-
-/* Push what is pending; true when all of it reached the guest. Each offer
- * is a host event of its own, taken or not. */
-static bool con_flush(void)
-{
-	while (pending_off < pending_len) {
-		vhu_event_begin(&server);
-		size_t n = virtio_console_host_input(&con, pending + pending_off, pending_len - pending_off);
-		vhu_event_end(&server, "console", pending + pending_off, pending_len - pending_off, n);
-		if (n == 0)
-			return false;
-		pending_off += n;
-	}
-	pending_len = pending_off = 0;
-	return true;
+	vhu_event_begin(&server);
+	size_t n = host_tap_frame_in(&net, data, len);
+	vhu_event_end(&server, device, data, len, n);
+	return n;
 }
 
 /* The driver added receive buffers (called while a kick is handled). Held
@@ -246,78 +172,32 @@ static void run_deferred(void *ctx, int fd, short revents)
 
 static void con_retry(void)
 {
-	if (con_flush() && !in_eof)
+	if (host_stream_flush(&con_stream, con_deliver, NULL) && con_stream.in_open)
 		vhu_watch_enable(&server, in_watch, true);
 }
 
 static void con_input(void *ctx, int fd, short revents)
 {
-	ssize_t n = read(fd, pending, 4096);
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (n <= 0) {
-		in_eof = true;
-		vhu_watch_enable(&server, in_watch, false);
-		return;
-	}
-	pending_len = (size_t)n;
-	pending_off = 0;
-	if (!con_flush())
-		vhu_watch_enable(&server, in_watch, false);
-}
-
-static void net_send(void *ctx, const void *frame, size_t len)
-{
-	announce_output("net", frame, len);
-	write_all(in_fd, frame, len);
-}
-
-/* Deliver the pending frame; true unless it must wait for buffers. */
-static bool net_flush(void)
-{
-	if (!pending_len)
-		return true;
-	vhu_event_begin(&server);
-	int r = virtio_net_host_frame(&net, pending, pending_len);
-	vhu_event_end(&server, "net", pending, pending_len, r == -EAGAIN ? 0 : pending_len);
-	if (r == -EAGAIN)
-		return false;
-	pending_len = 0; /* delivered, or dropped for a reason waiting cannot fix */
-	return true;
+	ssize_t n = host_stream_read(&con_stream);
+	if (n < 0)
+		return; /* nothing to read now */
+	if (n == 0 || !host_stream_flush(&con_stream, con_deliver, NULL))
+		vhu_watch_enable(&server, in_watch, false); /* at its end, or the guest is full */
 }
 
 static void net_retry(void)
 {
-	if (net_flush())
+	if (host_tap_retry(&tap, net_deliver, NULL))
 		vhu_watch_enable(&server, in_watch, true);
 }
 
 static void net_input(void *ctx, int fd, short revents)
 {
-	for (;;) {
-		ssize_t n = read(fd, pending, sizeof(pending));
-		if (n <= 0)
-			return;
-		pending_len = (size_t)n;
-		if (!net_flush()) {
-			vhu_watch_enable(&server, in_watch, false);
-			return;
-		}
-	}
-}
-
-/* The guest gave these pages up: free the host memory behind them. */
-static void balloon_discard(void *ctx, uint64_t gpa, uint64_t len)
-{
-	uint8_t b[16];
-	for (int i = 0; i < 8; i++) {
-		b[i] = (uint8_t)(gpa >> (8 * i));
-		b[8 + i] = (uint8_t)(len >> (8 * i));
-	}
-	announce_output("balloon", b, sizeof(b));
-	void *p = gm_span(&server.mem, gpa, len);
-	if (p && madvise(p, len, MADV_REMOVE) == 0)
-		discarded_bytes += len;
+	int r;
+	while ((r = host_tap_receive(&tap, net_deliver, NULL)) == 1)
+		;
+	if (r == 0)
+		vhu_watch_enable(&server, in_watch, false); /* a frame waits for buffers */
 }
 
 /* ---- vsock: connections bridged to Unix stream sockets ----
@@ -469,7 +349,7 @@ int main(int argc, char **argv)
 	};
 	const char *sock = NULL, *device = NULL, *image = NULL, *mode_s = NULL, *id = NULL;
 	const char *record = NULL;
-	const char *tap = NULL, *pages_s = NULL, *cid_s = NULL, *vconnect = NULL;
+	const char *tap_name = NULL, *pages_s = NULL, *cid_s = NULL, *vconnect = NULL;
 	bool once = false, vlisten = false;
 	int verbose = 0, c;
 	log_set_prefix("vmm_device");
@@ -482,7 +362,7 @@ int main(int argc, char **argv)
 		case O_MODE: mode_s = optarg; break;
 		case O_ID: id = optarg; break;
 		case O_ONCE: once = true; break;
-		case O_TAP: tap = optarg; break;
+		case O_TAP: tap_name = optarg; break;
 		case O_PAGES: pages_s = optarg; break;
 		case O_RECORD: record = optarg; break;
 		case O_CID: cid_s = optarg; break;
@@ -515,9 +395,9 @@ int main(int argc, char **argv)
 		                   device);
 	if (!is_block && (image || mode_s || id))
 		return usage_error("--image, --mode and --id are for --device block, not %s", device);
-	if (!is_net && tap)
+	if (!is_net && tap_name)
 		return usage_error("--tap is for --device net, not %s", device);
-	if (is_net && !tap)
+	if (is_net && !tap_name)
 		return usage_error("%s", "--device net needs --tap NAME");
 	if (!is_balloon && pages_s)
 		return usage_error("--balloon-pages is for --device balloon, not %s", device);
@@ -568,8 +448,8 @@ int main(int argc, char **argv)
 			const char *slash = strrchr(image, '/');
 			id = slash ? slash + 1 : image;
 		}
-		static const struct block_io rec_io = { NULL, rec_pread, rec_pwrite, rec_fdatasync };
-		int r = virtio_block_init(&blk, img_fd, mode, id, record ? &rec_io : NULL);
+		struct block_io io = host_block_io(&hev);
+		int r = virtio_block_init(&blk, img_fd, mode, id, &io);
 		if (r < 0) {
 			fprintf(stderr, "vmm_device: image '%s': %s\n", image,
 			        r == -EINVAL ? "not a regular file or block device" : strerror(-r));
@@ -578,20 +458,27 @@ int main(int argc, char **argv)
 		}
 		dev = &blk.dev;
 	} else if (is_con) {
-		struct console_host h = { NULL, con_write, rx_space };
+		/* Guest output waits for stdout; stdin waits for the driver. */
+		host_stream_init(&con_stream, &hev, EVN_CONSOLE, STDOUT_FILENO, STDIN_FILENO,
+		                 HOST_STREAM_WAIT, HOST_STREAM_HOLD_MAX);
+		con_stream.wake = rx_space;
+		struct console_host h = host_stream_console(&con_stream);
 		deferred = con_retry;
 		virtio_console_init(&con, &h);
 		dev = &con.dev;
-		in_fd = STDIN_FILENO;
 	} else if (is_net) {
 		char actual[64];
-		in_fd = net_tap_open(tap, true, actual, sizeof(actual));
-		if (in_fd < 0) {
-			fprintf(stderr, "vmm_device: cannot open TAP '%s': %s\n", tap, strerror(-in_fd));
+		int tap_fd = net_tap_open(tap_name, true, actual, sizeof(actual));
+		if (tap_fd < 0) {
+			fprintf(stderr, "vmm_device: cannot open TAP '%s': %s\n", tap_name,
+			        strerror(-tap_fd));
 			return EXIT_RUNTIME;
 		}
 		static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
-		struct net_host h = { NULL, net_send, rx_space };
+		/* A device-level trace names its one net device "net". */
+		host_tap_init(&tap, &hev, EVN_NET, tap_fd);
+		tap.wake = rx_space;
+		struct net_host h = host_tap_net(&tap);
 		deferred = net_retry;
 		virtio_net_init(&net, mac, &h);
 		dev = &net.dev;
@@ -601,11 +488,13 @@ int main(int argc, char **argv)
 			return st;
 		dev = &vs.dev;
 	} else if (is_balloon) {
-		struct balloon_host h = { NULL, balloon_discard, NULL, NULL };
+		/* Pages given up come out of the front end's memory table. */
+		host_balloon_init(&balloon_host, &hev, &server.mem);
+		struct balloon_host h = host_balloon_hooks(&balloon_host);
 		virtio_balloon_init(&balloon, &h, false);
 		dev = &balloon.dev;
 	} else {
-		struct rng_host h = { NULL, entropy };
+		struct rng_host h = host_entropy(&hev);
 		virtio_rng_init(&rng, &h);
 		dev = &rng.dev;
 	}
@@ -644,16 +533,16 @@ int main(int argc, char **argv)
 			        recorder ? "cannot write meta" : err);
 			return EXIT_RUNTIME;
 		}
-		static struct ev_sink sink;
-		sink = trace_recorder_sink(recorder);
-		vhu_set_sink(&server, &sink);
+		record_sink = trace_recorder_sink(recorder);
+		vhu_set_sink(&server, &record_sink);
+		hev.sink = &record_sink;
 	}
 	if (defer_pipe[0] >= 0)
 		vhu_add_watch(&server, defer_pipe[0], POLLIN, run_deferred, NULL);
 	if (is_con)
 		in_watch = vhu_add_watch(&server, STDIN_FILENO, POLLIN, con_input, NULL);
 	if (is_net)
-		in_watch = vhu_add_watch(&server, in_fd, POLLIN, net_input, NULL);
+		in_watch = vhu_add_watch(&server, tap.fd, POLLIN, net_input, NULL);
 	if (is_vsock) {
 		vhu_add_watch(&server, vs_ep, POLLIN, vs_events, NULL);
 		vhu_add_watch(&server, vs_wake, POLLIN, vs_events, NULL);
@@ -684,9 +573,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (is_balloon)
-		log_info("balloon: %llu pages inflated, %llu deflated, actual %u, %llu bytes returned to the host",
-		         (unsigned long long)balloon.inflated_pages,
-		         (unsigned long long)balloon.deflated_pages, balloon.actual, discarded_bytes);
+		host_balloon_summary(&balloon_host, &balloon);
 	if (is_con)
 		log_info("console: %llu bytes out, %llu bytes in", (unsigned long long)con.tx_bytes,
 		         (unsigned long long)con.rx_bytes);

@@ -6,7 +6,9 @@
  * host event, which the sim hands to inject() below (after writing the guest
  * memory the device read into the mapped table); the device core's replies,
  * calls, memory writes and host output come back through the checker sink
- * and set_irq, and its entropy and block completions from sim_source. */
+ * and set_irq, and its entropy and block completions from sim_source. The
+ * device's host side is the same host/ adapter vmm_device runs, with no
+ * fds: outputs only announced, inputs from the source. */
 #include "replay/replay_device.h"
 
 #include <errno.h>
@@ -22,12 +24,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/byteorder.h"
+#include "base/event_names.h"
 #include "devices/balloon.h"
 #include "devices/block.h"
 #include "devices/console.h"
 #include "devices/net.h"
 #include "devices/rng.h"
 #include "devices/vhost_user.h"
+#include "host/balloon.h"
+#include "host/block.h"
+#include "host/entropy.h"
+#include "host/host_events.h"
+#include "host/net_tap.h"
+#include "host/stream.h"
 
 /* vmm_device's virtio-net MAC (devices/vmm_device_main.c). */
 static const uint8_t vmm_device_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
@@ -46,6 +56,7 @@ struct dev_replay {
 	struct sim_config sim;
 	struct ev_sink check, sink;
 	struct ev_source src;
+	struct host_events hev; /* &sink, &src: what the host adapters use */
 	struct hv_guest *g;
 	struct vhu_server server;
 	struct virtio_device *dev;
@@ -54,6 +65,9 @@ struct dev_replay {
 	struct virtio_console *con;
 	struct virtio_net *net;
 	struct virtio_balloon *bal;
+	struct host_stream *con_host;
+	struct host_tap *net_host;
+	struct host_balloon *bal_host;
 	int disk_fd;
 	int slave_peer[8];
 	unsigned nslave;
@@ -130,54 +144,6 @@ static int parse_config(const char *text, struct dev_config *c, char *err, size_
 	return rc;
 }
 
-/* ---- the device's host side in replay: outputs to the checker ---- */
-
-static void out(struct dev_replay *r, const char *device, const void *data, size_t len)
-{
-	r->check.host_output(r->check.ctx, device, data, len);
-}
-
-static void con_write(void *ctx, const void *buf, size_t len) { out(ctx, "console", buf, len); }
-static void net_send(void *ctx, const void *f, size_t len) { out(ctx, "net", f, len); }
-
-static void balloon_discard(void *ctx, uint64_t gpa, uint64_t len)
-{
-	struct dev_replay *r = ctx;
-	uint8_t b[16];
-	for (int i = 0; i < 8; i++) {
-		b[i] = (uint8_t)(gpa >> (8 * i));
-		b[8 + i] = (uint8_t)(len >> (8 * i));
-	}
-	out(r, "balloon", b, sizeof(b));
-	void *p = gm_span(&r->server.mem, gpa, len);
-	if (p)
-		madvise(p, len, MADV_REMOVE);
-}
-
-static int entropy(void *ctx, void *buf, size_t len)
-{
-	struct dev_replay *r = ctx;
-	return r->src.entropy(r->src.ctx, buf, len);
-}
-
-static ssize_t blk_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
-{
-	struct dev_replay *r = ctx;
-	return r->src.block_read(r->src.ctx, buf, len, off);
-}
-
-static ssize_t blk_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off)
-{
-	struct dev_replay *r = ctx;
-	return r->src.block_write(r->src.ctx, buf, len, off);
-}
-
-static int blk_sync(void *ctx, int fd)
-{
-	struct dev_replay *r = ctx;
-	return r->src.block_sync(r->src.ctx) == 0 ? 0 : -errno;
-}
-
 /* A call (the device interrupting its driver): the sim checks it. */
 static void call_irq(void *ctx, uint32_t q, int level)
 {
@@ -187,16 +153,6 @@ static void call_irq(void *ctx, uint32_t q, int level)
 }
 
 /* ---- events ---- */
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
 
 /* The table the device now has, as the sim's guest memory. */
 static void remap(struct dev_replay *r)
@@ -214,15 +170,15 @@ static void remap(struct dev_replay *r)
 static int stand_in_fds(struct dev_replay *r, const uint8_t *msg, size_t len, unsigned nfds,
                         int *fds)
 {
-	uint32_t req = le32(msg);
+	uint32_t req = le32_get(msg);
 	for (unsigned i = 0; i < nfds; i++) {
 		fds[i] = -1;
 		if (req == VHU_SET_MEM_TABLE) {
 			uint64_t size = 4096, off = 0;
 			if (len >= VHU_HDR_SIZE + 8 + 32 * (i + 1)) {
 				const uint8_t *reg = msg + VHU_HDR_SIZE + 8 + 32 * i;
-				size = le64(reg + 8);
-				off = le64(reg + 24);
+				size = le64_get(reg + 8);
+				off = le64_get(reg + 24);
 			}
 			fds[i] = memfd_create("replay-guest-ram", MFD_CLOEXEC);
 			if (fds[i] >= 0 && (off > (1ull << 40) || size > (1ull << 40) ||
@@ -252,30 +208,30 @@ static size_t inject(void *ctx, const char *device, const void *data, size_t len
 {
 	struct dev_replay *r = ctx;
 	const uint8_t *b = data;
-	if (strcmp(device, "vhost-user") == 0 && len >= 1 + VHU_HDR_SIZE && b[0] <= 8) {
+	if (strcmp(device, EVN_VHOST_USER) == 0 && len >= 1 + VHU_HDR_SIZE && b[0] <= 8) {
 		int fds[8];
 		if (stand_in_fds(r, b + 1, len - 1, b[0], fds) < 0) {
 			snprintf(r->note, sizeof(r->note), "cannot make stand-in fds: %s", strerror(errno));
 			return 0;
 		}
 		vhu_handle_message(&r->server, b + 1, len - 1, fds, b[0]);
-		if (le32(b + 1) == VHU_SET_MEM_TABLE)
+		if (le32_get(b + 1) == VHU_SET_MEM_TABLE)
 			remap(r);
 		return len;
 	}
-	if (strcmp(device, "kick") == 0 && len == 1) {
+	if (strcmp(device, EVN_KICK) == 0 && len == 1) {
 		vhu_kick(&r->server, b[0]);
 		return len;
 	}
-	if (strcmp(device, "disconnect") == 0 && len == 1) {
+	if (strcmp(device, EVN_DISCONNECT) == 0 && len == 1) {
 		vhu_end_session(&r->server);
 		remap(r);
 		return len;
 	}
-	if (strcmp(device, "console") == 0 && r->con)
+	if (strcmp(device, EVN_CONSOLE) == 0 && r->con)
 		return virtio_console_host_input(r->con, data, len);
-	if (strcmp(device, "net") == 0 && r->net)
-		return virtio_net_host_frame(r->net, data, len) == -EAGAIN ? 0 : len;
+	if (strcmp(device, EVN_NET) == 0 && r->net)
+		return host_tap_frame_in(r->net, data, len);
 	snprintf(r->note, sizeof(r->note), "a host event for '%.32s' that this device cannot take",
 	         device);
 	return 0;
@@ -292,7 +248,7 @@ static int build_device(struct dev_replay *r, const struct dev_config *c, char *
 		r->disk_fd = memfd_create("replay-disk", MFD_CLOEXEC);
 		if (!r->blk || r->disk_fd < 0 || ftruncate(r->disk_fd, (off_t)c->bytes) < 0)
 			return trace_errf(err, errlen, -ENOMEM, "cannot make the stand-in disk");
-		struct block_io io = { r, blk_pread, blk_pwrite, blk_sync };
+		struct block_io io = host_block_io(&r->hev);
 		int rc = virtio_block_init(r->blk, r->disk_fd, c->mode, c->id, &io);
 		if (rc < 0)
 			return trace_errf(err, errlen, rc, "block device: %s", strerror(-rc));
@@ -303,35 +259,41 @@ static int build_device(struct dev_replay *r, const struct dev_config *c, char *
 		r->rng = calloc(1, sizeof(*r->rng));
 		if (!r->rng)
 			return trace_errf(err, errlen, -ENOMEM, "out of memory");
-		struct rng_host h = { r, entropy };
+		struct rng_host h = host_entropy(&r->hev);
 		virtio_rng_init(r->rng, &h);
 		r->dev = &r->rng->dev;
 		return 0;
 	}
 	case D_CONSOLE: {
 		r->con = calloc(1, sizeof(*r->con));
-		if (!r->con)
+		r->con_host = calloc(1, sizeof(*r->con_host));
+		if (!r->con || !r->con_host)
 			return trace_errf(err, errlen, -ENOMEM, "out of memory");
-		/* No rx_space: held input comes back as recorded events. */
-		struct console_host h = { r, con_write, NULL };
+		/* No fds, and no wake: held input comes back as recorded events. */
+		host_stream_init(r->con_host, &r->hev, EVN_CONSOLE, -1, -1, HOST_STREAM_DROP, 0);
+		struct console_host h = host_stream_console(r->con_host);
 		virtio_console_init(r->con, &h);
 		r->dev = &r->con->dev;
 		return 0;
 	}
 	case D_NET: {
 		r->net = calloc(1, sizeof(*r->net));
-		if (!r->net)
+		r->net_host = calloc(1, sizeof(*r->net_host));
+		if (!r->net || !r->net_host)
 			return trace_errf(err, errlen, -ENOMEM, "out of memory");
-		struct net_host h = { r, net_send, NULL };
+		host_tap_init(r->net_host, &r->hev, EVN_NET, -1);
+		struct net_host h = host_tap_net(r->net_host);
 		virtio_net_init(r->net, vmm_device_mac, &h);
 		r->dev = &r->net->dev;
 		return 0;
 	}
 	case D_BALLOON: {
 		r->bal = calloc(1, sizeof(*r->bal));
-		if (!r->bal)
+		r->bal_host = calloc(1, sizeof(*r->bal_host));
+		if (!r->bal || !r->bal_host)
 			return trace_errf(err, errlen, -ENOMEM, "out of memory");
-		struct balloon_host h = { r, balloon_discard, NULL, NULL };
+		host_balloon_init(r->bal_host, &r->hev, &r->server.mem);
+		struct balloon_host h = host_balloon_hooks(r->bal_host);
 		virtio_balloon_init(r->bal, &h, false);
 		r->dev = &r->bal->dev;
 		return 0;
@@ -370,6 +332,7 @@ int trace_replay_device(const struct script *s, const char *config, struct repla
 	r->sim.inject_vm = r;
 	r->sink = r->check;
 	r->sink.irq = call_irq;
+	r->hev = (struct host_events){ &r->sink, &r->src };
 	bool server_up = false;
 	struct hv_vcpu *v = NULL;
 	rc = build_device(r, &dc, err, errlen);
@@ -435,6 +398,9 @@ out:
 	free(r->con);
 	free(r->net);
 	free(r->bal);
+	free(r->con_host);
+	free(r->net_host);
+	free(r->bal_host);
 	free(r);
 	return rc;
 }

@@ -360,12 +360,12 @@ static void test_serial_host_input(void **s)
 	in[0] = 'a';
 	assert_int_equal(vm_host_input(vm, "serial", in, sizeof(in)), 1);
 	uint64_t v;
-	assert_int_equal(bus_read(&vm->bus, BUS_PIO, 0x3fd, 1, &v), 0);
+	assert_int_equal(bus_read(vm_bus(vm), BUS_PIO, 0x3fd, 1, &v), 0);
 	assert_int_equal(v & 1, 1); /* LSR.DR: data ready */
-	assert_int_equal(bus_read(&vm->bus, BUS_PIO, 0x3f8, 1, &v), 0);
+	assert_int_equal(bus_read(vm_bus(vm), BUS_PIO, 0x3f8, 1, &v), 0);
 	assert_int_equal(v, 'a');
 	/* With the FIFO on (FCR bit 0), a FIFO's worth. */
-	assert_int_equal(bus_write(&vm->bus, BUS_PIO, 0x3fa, 1, 0x01), 0);
+	assert_int_equal(bus_write(vm_bus(vm), BUS_PIO, 0x3fa, 1, 0x01), 0);
 	assert_int_equal(vm_host_input(vm, "serial", in + 1, sizeof(in) - 1), 16);
 	assert_int_equal(vm_host_input(vm, "nosuch", in, 4), 0);
 	vm_destroy(vm);
@@ -404,13 +404,13 @@ static void test_acpi_tables_and_poweroff(void **s)
 	struct vm *vm = fake_vm(2);
 	/* The PVH start info names the RSDP, and an RSDP is there. */
 	uint64_t rsdp = 0;
-	assert_int_equal(gm_read(&vm->mem, 0x2000 + 0x20, &rsdp, 8), 0);
+	assert_int_equal(gm_read(vm_guest_mem(vm), 0x2000 + 0x20, &rsdp, 8), 0);
 	assert_int_equal(rsdp, 0xe0000);
 	char sig[8];
-	assert_int_equal(gm_read(&vm->mem, rsdp, sig, 8), 0);
+	assert_int_equal(gm_read(vm_guest_mem(vm), rsdp, sig, 8), 0);
 	assert_memory_equal(sig, "RSD PTR ", 8);
 	assert_int_equal(vm_run(vm), GUEST_OK);
-	assert_non_null(strstr(vm->result_msg, "powered off"));
+	assert_non_null(strstr(vm_result_msg(vm), "powered off"));
 	vm_destroy(vm);
 }
 

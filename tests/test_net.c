@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "devices/net.h"
-#include "devices/net_tap.h"
+#include "host/net_tap.h"
 #include "lib/vdriver.h"
 
 static const uint8_t MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };

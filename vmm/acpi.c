@@ -11,6 +11,7 @@
 
 #include "aml.h"
 #include "base/byteorder.h"
+#include "machine.h"
 
 #define WINDOW (ACPI_TABLES_END - ACPI_TABLES_GPA)
 
@@ -317,8 +318,8 @@ void acpi_machine_init(struct acpi_machine *m, unsigned cpus)
 {
 	memset(m, 0, sizeof(*m));
 	m->cpus = cpus;
-	m->serial_port = 0x3f8;
-	m->serial_irq = 4;
+	m->serial_port = VM_COM1_BASE;
+	m->serial_irq = VM_COM1_IRQ;
 	m->sleep_port = ACPI_SLEEP_PORT;
 	m->reset_port = ACPI_RESET_PORT;
 	m->reset_value = ACPI_RESET_VALUE;

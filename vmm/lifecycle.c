@@ -123,9 +123,9 @@ enum guest_error lc_run(struct guest_lifecycle *lc)
 	if (lc->stop_requested)
 		e = GUEST_ERR_CONTROLLER_FORCED_HALT;
 	snprintf(lc->last_error, sizeof(lc->last_error), "%s",
-	         e == GUEST_OK ? "" : (lc->stop_requested ? "stopped by the controller" : vm->result_msg));
+	         e == GUEST_OK ? "" : (lc->stop_requested ? "stopped by the controller" : vm_result_msg(vm)));
 	if (e != GUEST_OK && !lc->stop_requested)
-		log_info("guest stopped: %s: %s", guest_error_name(e), vm->result_msg);
+		log_info("guest stopped: %s: %s", guest_error_name(e), vm_result_msg(vm));
 	vm_destroy(vm);
 	lc->vm = NULL;
 	lc->state = LC_NOT_CREATED;
@@ -153,7 +153,7 @@ void lc_stop(struct guest_lifecycle *lc)
 struct hv_guest *lc_hv_guest(struct guest_lifecycle *lc)
 {
 	pthread_mutex_lock(&lc->lock);
-	struct hv_guest *g = lc->vm ? lc->vm->guest : NULL;
+	struct hv_guest *g = lc->vm ? vm_hv_guest(lc->vm) : NULL;
 	pthread_mutex_unlock(&lc->lock);
 	return g;
 }
@@ -171,7 +171,7 @@ enum guest_error guest_get_serial(struct guest_lifecycle *lc, int *fd)
 	if (!lc->vm) {
 		e = GUEST_ERR_NOT_CREATED;
 	} else {
-		int src = lc->vm->serial_peer_fd >= 0 ? lc->vm->serial_peer_fd : -1;
+		int src = vm_serial_peer(lc->vm);
 		if (src < 0)
 			e = GUEST_ERR_DEVICE_NOT_PRESENT; /* serial goes to the caller's own fd */
 		else if ((*fd = fcntl(src, F_DUPFD_CLOEXEC, 0)) < 0)
@@ -188,9 +188,9 @@ enum guest_error guest_get_console(struct guest_lifecycle *lc, int *fd)
 	enum guest_error e = GUEST_OK;
 	if (!lc->vm)
 		e = GUEST_ERR_NOT_CREATED;
-	else if (lc->vm->console_peer_fd < 0)
+	else if (vm_console_peer(lc->vm) < 0)
 		e = GUEST_ERR_DEVICE_NOT_PRESENT;
-	else if ((*fd = fcntl(lc->vm->console_peer_fd, F_DUPFD_CLOEXEC, 0)) < 0)
+	else if ((*fd = fcntl(vm_console_peer(lc->vm), F_DUPFD_CLOEXEC, 0)) < 0)
 		e = GUEST_ERR_INTERNAL_ERROR;
 	pthread_mutex_unlock(&lc->lock);
 	return e;
@@ -201,13 +201,9 @@ enum guest_error lc_balloon_request_pages(struct guest_lifecycle *lc, uint32_t p
 {
 	pthread_mutex_lock(&lc->lock);
 	enum guest_error e = !lc->vm ? GUEST_ERR_NOT_CREATED
-	                   : !lc->vm->balloon ? GUEST_ERR_DEVICE_NOT_PRESENT : GUEST_OK;
-	if (e == GUEST_OK) {
-		/* A host input like any other: recorded, and replayable. */
-		uint8_t b[4] = { (uint8_t)pages, (uint8_t)(pages >> 8), (uint8_t)(pages >> 16),
-		                 (uint8_t)(pages >> 24) };
-		vm_host_input(lc->vm, "balloon", b, sizeof(b));
-	}
+	                   : !vm_has_balloon(lc->vm) ? GUEST_ERR_DEVICE_NOT_PRESENT : GUEST_OK;
+	if (e == GUEST_OK)
+		vm_balloon_request(lc->vm, pages); /* a recorded host input */
 	pthread_mutex_unlock(&lc->lock);
 	return e;
 }
@@ -218,13 +214,9 @@ enum guest_error lc_balloon_size(struct guest_lifecycle *lc, uint32_t *actual,
 	*actual = *requested = 0;
 	pthread_mutex_lock(&lc->lock);
 	enum guest_error e = !lc->vm ? GUEST_ERR_NOT_CREATED
-	                   : !lc->vm->balloon ? GUEST_ERR_DEVICE_NOT_PRESENT : GUEST_OK;
-	if (e == GUEST_OK) {
-		pthread_mutex_lock(&lc->vm->event_lock);
-		*actual = lc->vm->balloon->actual;
-		*requested = lc->vm->balloon->num_pages;
-		pthread_mutex_unlock(&lc->vm->event_lock);
-	}
+	                   : !vm_has_balloon(lc->vm) ? GUEST_ERR_DEVICE_NOT_PRESENT : GUEST_OK;
+	if (e == GUEST_OK)
+		vm_balloon_size(lc->vm, actual, requested);
 	pthread_mutex_unlock(&lc->lock);
 	return e;
 }
@@ -232,16 +224,8 @@ enum guest_error lc_balloon_size(struct guest_lifecycle *lc, uint32_t *actual,
 int lc_balloon_stats(struct guest_lifecycle *lc, struct balloon_stat *out, unsigned max)
 {
 	pthread_mutex_lock(&lc->lock);
-	int n = -ENODEV;
-	if (lc->vm && lc->vm->balloon) {
-		/* Ask for fresh numbers for next time (a recorded host input);
-		 * answer with the latest. */
-		uint8_t ask = 0;
-		vm_host_input(lc->vm, "balloon-stats", &ask, 1);
-		pthread_mutex_lock(&lc->vm->event_lock);
-		n = virtio_balloon_get_stats(lc->vm->balloon, out, max);
-		pthread_mutex_unlock(&lc->vm->event_lock);
-	}
+	/* Asks for fresh numbers for next time; answers with the latest. */
+	int n = lc->vm ? vm_balloon_stats(lc->vm, out, max) : -ENODEV;
 	pthread_mutex_unlock(&lc->lock);
 	return n;
 }
@@ -251,7 +235,7 @@ enum guest_error guest_get_host_vsock_endpoint(struct guest_lifecycle *lc, int *
 	*fd = -1;
 	pthread_mutex_lock(&lc->lock);
 	enum guest_error e = !lc->vm ? GUEST_ERR_NOT_CREATED
-	                   : !lc->vm->vsock ? GUEST_ERR_DEVICE_NOT_PRESENT : GUEST_OK;
+	                   : !vm_has_vsock(lc->vm) ? GUEST_ERR_DEVICE_NOT_PRESENT : GUEST_OK;
 	pthread_mutex_unlock(&lc->lock);
 	return e;
 }
@@ -261,7 +245,7 @@ static int vsock_vm(struct guest_lifecycle *lc, struct vm **vm)
 {
 	pthread_mutex_lock(&lc->lock);
 	*vm = lc->vm;
-	int r = !lc->vm ? ZX_ERR_BAD_STATE : !lc->vm->vsock ? ZX_ERR_NOT_SUPPORTED : ZX_OK;
+	int r = !lc->vm ? ZX_ERR_BAD_STATE : !vm_has_vsock(lc->vm) ? ZX_ERR_NOT_SUPPORTED : ZX_OK;
 	if (r != ZX_OK)
 		pthread_mutex_unlock(&lc->lock);
 	return r;
@@ -309,7 +293,7 @@ enum guest_error guest_get_balloon_controller(struct guest_lifecycle *lc, int *f
 	*fd = -1;
 	pthread_mutex_lock(&lc->lock);
 	enum guest_error e = !lc->vm ? GUEST_ERR_NOT_CREATED
-	                   : !lc->vm->balloon ? GUEST_ERR_DEVICE_NOT_PRESENT : GUEST_OK;
+	                   : !vm_has_balloon(lc->vm) ? GUEST_ERR_DEVICE_NOT_PRESENT : GUEST_OK;
 	pthread_mutex_unlock(&lc->lock);
 	return e;
 }

@@ -1,16 +1,15 @@
-/* vmm/vm.c - see vm.h. */
-#include "vm.h"
+/* vmm/vm.c - see vm.h.
+ *
+ * Owns: building the machine (hypervisor guest, memory, the device table's
+ * devices, MP table, ACPI and its power-management ports, the kernel),
+ * the vCPU threads and their exits, the stop result, and the teardown.
+ */
+#include "vm_internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -56,27 +55,9 @@ static bool stopping(struct vm *vm)
 	return s;
 }
 
-/* ---- host side of the UART and the reset line ---- */
+/* ---- interrupts ---- */
 
-static void serial_tx(void *ctx, uint8_t byte)
-{
-	struct vm *vm = ctx;
-	if (vm->have_sink && vm->sink.host_output)
-		vm->sink.host_output(vm->sink.ctx, "serial", &byte, 1);
-	if (vm->serial_fd < 0)
-		return;
-	/* Never let a slow reader stall a vCPU: a full socket drops bytes and we
-	 * say so once. Pipes and terminals get plain writes. */
-	ssize_t n = send(vm->serial_fd, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (n < 0 && errno == ENOTSOCK)
-		n = write(vm->serial_fd, &byte, 1);
-	if (n != 1) {
-		if (vm->serial_dropped++ == 0)
-			log_warn("serial output dropped: reader not keeping up (%s)", strerror(errno));
-	}
-}
-
-static void irq_line(struct vm *vm, uint32_t gsi, int level)
+void vm_irq_line(struct vm *vm, uint32_t gsi, int level)
 {
 	if (vm->have_sink && vm->sink.irq)
 		vm->sink.irq(vm->sink.ctx, gsi, level);
@@ -85,107 +66,17 @@ static void irq_line(struct vm *vm, uint32_t gsi, int level)
 		log_warn("set_irq(%u, %d): %s", gsi, level, strerror(-r));
 }
 
-static void serial_irq(void *ctx, int level)
-{
-	irq_line(ctx, VM_COM1_IRQ, level);
-}
-
 static void virtio_irq(void *ctx, int level)
 {
 	struct vm_virtio_slot *slot = ctx;
-	irq_line(slot->vm, slot->gsi, level);
-}
-
-/* The one source of entropy for the guest: announced to the sink so a
- * recording holds every byte handed out. */
-static int vm_entropy(void *ctx, void *buf, size_t len)
-{
-	struct vm *vm = ctx;
-	uint8_t *p = buf;
-	size_t done = 0;
-	if (vm->have_source && vm->source.entropy) {
-		/* Replay: the recorded bytes, not the host's. */
-		int r = vm->source.entropy(vm->source.ctx, buf, len);
-		if (r < 0)
-			return r;
-		done = len;
-	}
-	while (done < len) {
-		ssize_t n = getrandom(p + done, len - done, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		done += (size_t)n;
-	}
-	if (vm->have_sink && vm->sink.host_input)
-		vm->sink.host_input(vm->sink.ctx, "rng", buf, len);
-	return 0;
-}
-
-/* Block file I/O: one place, so the determinism layer sees every byte the
- * host hands the guest. */
-static ssize_t vm_block_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
-{
-	struct vm *vm = ctx;
-	ssize_t n = vm->have_source && vm->source.block_read
-	                    ? vm->source.block_read(vm->source.ctx, buf, len, off)
-	                    : pread(fd, buf, len, off);
-	if (n > 0 && vm->have_sink && vm->sink.host_input)
-		vm->sink.host_input(vm->sink.ctx, "block", buf, (uint64_t)n);
-	return n;
-}
-
-/* A write or flush result as the recording holds it: a little-endian
- * signed 64-bit count, or -errno. */
-static void announce_result(struct vm *vm, const char *device, int64_t r)
-{
-	if (!vm->have_sink || !vm->sink.host_input)
-		return;
-	uint8_t b[8];
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)((uint64_t)r >> (8 * i));
-	vm->sink.host_input(vm->sink.ctx, device, b, sizeof(b));
-}
-
-static ssize_t vm_block_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off)
-{
-	struct vm *vm = ctx;
-	ssize_t n = vm->have_source && vm->source.block_write
-	                    ? vm->source.block_write(vm->source.ctx, buf, len, off)
-	                    : pwrite(fd, buf, len, off);
-	int e = errno;
-	announce_result(vm, "block-write", n < 0 ? -(int64_t)e : (int64_t)n);
-	errno = e;
-	return n;
-}
-
-static int vm_block_fdatasync(void *ctx, int fd)
-{
-	struct vm *vm = ctx;
-	int r = vm->have_source && vm->source.block_sync ? vm->source.block_sync(vm->source.ctx)
-	                                                  : fdatasync(fd);
-	r = r == 0 ? 0 : -errno;
-	announce_result(vm, "block-sync", r);
-	return r;
-}
-
-/* How many virtio-mmio slots a config asks for. */
-static unsigned virtio_wanted(const struct guest_config *c)
-{
-	return (unsigned)c->n_block_devices + (c->has_virtio_rng && c->virtio_rng) +
-	       (c->has_virtio_console && c->virtio_console) +
-	       (c->has_virtio_balloon && c->virtio_balloon) + (unsigned)c->n_net_devices +
-	       (c->has_default_net && c->default_net) + (c->has_virtio_vsock && c->virtio_vsock);
+	vm_irq_line(slot->vm, slot->gsi, level);
 }
 
 enum guest_error vm_add_virtio(struct vm *vm, struct virtio_device *dev, char *err,
                               size_t errlen)
 {
-	if (vm->nvirtio == VM_MAX_VIRTIO)
-		return vm_fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
-		            "more than %d virtio devices", VM_MAX_VIRTIO);
+	/* vm_devices_create counted the slots before building any. */
+	assert(vm->nvirtio < VM_MAX_VIRTIO);
 	unsigned i = vm->nvirtio;
 	struct vm_virtio_slot *slot = &vm->virtio[i];
 	slot->vm = vm;
@@ -198,14 +89,6 @@ enum guest_error vm_add_virtio(struct vm *vm, struct virtio_device *dev, char *e
 	if (e == GUEST_OK)
 		vm->nvirtio++;
 	return e;
-}
-
-static void guest_reset(void *ctx)
-{
-	struct vm *vm = ctx;
-	log_info("guest requested reset (i8042): stopping cleanly");
-	set_result(vm, GUEST_OK, "guest shut down");
-	kick_all(vm);
 }
 
 /* ---- ACPI power management: Linux's poweroff and reboot ---- */
@@ -334,59 +217,7 @@ static enum guest_error build(struct vm *vm, const struct vm_params *p, char *er
 			            (unsigned long long)g->gpa, strerror(-r));
 	}
 
-	struct uart_host uh = { .ctx = vm, .tx = serial_tx, .set_irq = serial_irq };
-	vm->uart = uart8250_create(&uh);
-	if (!vm->uart)
-		return vm_fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
-		            "serial port: out of memory");
-	enum guest_error e = add_device(vm, BUS_PIO, VM_COM1_BASE, UART8250_PORTS, "serial",
-	                                &uart8250_bus_ops, vm->uart, err, errlen);
-	if (e)
-		return e;
-	struct i8042_host kh = { .ctx = vm, .reset = guest_reset };
-	i8042_init(&vm->kbd, &kh);
-	e = add_device(vm, BUS_PIO, I8042_BASE, I8042_PORTS, "i8042", &i8042_bus_ops, &vm->kbd,
-	               err, errlen);
-	if (e)
-		return e;
-
-	if (virtio_wanted(&vm->cfg) > VM_MAX_VIRTIO)
-		return vm_fail(err, errlen, GUEST_ERR_BAD_CONFIG,
-		            "%u virtio devices requested; this machine has %d virtio-mmio slots",
-		            virtio_wanted(&vm->cfg), VM_MAX_VIRTIO);
-	for (size_t i = 0; i < vm->cfg.n_block_devices; i++) {
-		const struct block_spec *bs = &vm->cfg.block_devices[i];
-		struct virtio_block *b = calloc(1, sizeof(*b));
-		if (!b)
-			return vm_fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "out of memory");
-		vm->blocks[vm->nblocks++] = b;
-		static const enum block_dev_mode modes[] = {
-			[BLOCK_READ_WRITE] = BLOCK_DEV_READ_WRITE,
-			[BLOCK_READ_ONLY] = BLOCK_DEV_READ_ONLY,
-			[BLOCK_VOLATILE_WRITE] = BLOCK_DEV_VOLATILE,
-		};
-		struct block_io io = { vm, vm_block_pread, vm_block_pwrite, vm_block_fdatasync };
-		r = virtio_block_init(b, bs->fd, modes[bs->mode], bs->id, &io);
-		if (r < 0)
-			return vm_fail(err, errlen, GUEST_ERR_DEVICE_INITIALIZATION_FAILURE,
-			            "block device \"%s\": %s", bs->id,
-			            r == -EINVAL ? "not a regular file or block device" : strerror(-r));
-		e = vm_add_virtio(vm, &b->dev, err, errlen);
-		if (e)
-			return e;
-	}
-	if (vm->cfg.has_virtio_rng && vm->cfg.virtio_rng) {
-		vm->rng = calloc(1, sizeof(*vm->rng));
-		if (!vm->rng)
-			return vm_fail(err, errlen, GUEST_ERR_INTERNAL_ERROR, "out of memory");
-		struct rng_host rh = { .ctx = vm, .entropy = vm_entropy };
-		virtio_rng_init(vm->rng, &rh);
-		e = vm_add_virtio(vm, &vm->rng->dev, err, errlen);
-		if (e)
-			return e;
-	}
-
-	e = vm_io_add_devices(vm, err, errlen);
+	enum guest_error e = vm_devices_create(vm, err, errlen);
 	if (e)
 		return e;
 
@@ -462,7 +293,11 @@ enum guest_error vm_create(const struct vm_params *p, struct guest_config *cfg,
 		vm->source = *p->source;
 		vm->have_source = true;
 	}
+	vm->hev = (struct host_events){ vm->have_sink ? &vm->sink : NULL,
+	                                vm->have_source ? &vm->source : NULL };
 	vm->ncpus = gc_cpus(&vm->cfg);
+	/* Validated (guest_config_check.c): never more than the backend's limit. */
+	assert(vm->ncpus >= 1 && vm->ncpus <= HV_MAX_VCPUS);
 	if (p->serial_fd >= 0) {
 		vm->serial_fd = p->serial_fd;
 		vm->serial_in_fd = p->serial_in_fd;
@@ -498,6 +333,8 @@ enum guest_error vm_create(const struct vm_params *p, struct guest_config *cfg,
 
 static uint64_t handle_exit(struct vm *vm, struct vm_vcpu *c, const struct hv_exit *x)
 {
+	assert(vm_event_lock_busy(vm));
+	assert(c->id < vm->ncpus);
 	uint64_t value = 0;
 	int r = 0;
 	switch (x->kind) {
@@ -532,6 +369,7 @@ static void *vcpu_thread(void *arg)
 {
 	struct vm_vcpu *c = arg;
 	struct vm *vm = c->vm;
+	assert(c->id < vm->ncpus && c == &vm->vcpus[c->id]);
 	char msg[VM_MSG_MAX];
 	for (;;) {
 		if (stopping(vm))
@@ -637,18 +475,14 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	/* Nothing may feed a device while it goes. */
+	vm_io_stop(vm);
 	for (unsigned i = 0; i < HV_MAX_VCPUS; i++)
 		if (vm->vcpus[i].hv)
 			vm->hv->vcpu_destroy(vm->vcpus[i].hv);
 	if (vm->guest)
 		vm->hv->guest_destroy(vm->guest);
-	if (vm->uart)
-		uart8250_destroy(vm->uart);
-	free(vm->rng);
-	for (unsigned i = 0; i < vm->nblocks; i++) {
-		virtio_block_destroy(vm->blocks[i]);
-		free(vm->blocks[i]);
-	}
+	vm_devices_destroy(vm);
 	gm_destroy(&vm->mem);
 	vm_io_destroy(vm);
 	if (vm->serial_peer_fd >= 0) {
@@ -659,4 +493,31 @@ void vm_destroy(struct vm *vm)
 	pthread_mutex_destroy(&vm->event_lock);
 	pthread_mutex_destroy(&vm->state_lock);
 	free(vm);
+}
+
+/* ---- what the VM's services may look at ---- */
+
+const struct bus *vm_bus(const struct vm *vm)
+{
+	return &vm->bus;
+}
+
+const struct guest_mem *vm_guest_mem(const struct vm *vm)
+{
+	return &vm->mem;
+}
+
+struct hv_guest *vm_hv_guest(const struct vm *vm)
+{
+	return vm->guest;
+}
+
+const char *vm_result_msg(const struct vm *vm)
+{
+	return vm->result_msg;
+}
+
+int vm_serial_peer(const struct vm *vm)
+{
+	return vm->serial_peer_fd;
 }

@@ -28,7 +28,7 @@
 #include "fidl/virtualization.h"
 #include "base/log.h"
 #include "host/vsock_backend.h"
-#include "vm.h"
+#include "vm_internal.h"
 
 /* Live acceptors plus retired ones whose channel is still being drained. */
 #define VV_MAX_LISTENERS (2 * VSOCK_MAX_LISTEN)

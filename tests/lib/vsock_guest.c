@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 #define R_DEVICE_ID 0x08
 #define R_DRV_FEATURES 0x20
