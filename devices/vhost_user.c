@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/unix_socket.h"
 #include "base/byteorder.h"
 #include "base/log.h"
 
@@ -1092,24 +1093,9 @@ int vhu_init(struct vhu_server *s, struct virtio_device *dev)
 
 int vhu_listen(struct vhu_server *s, const char *path)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(a.sun_path, path);
-	struct stat st;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		unlink(path); /* a socket left by an earlier run */
-	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = unix_listen(path, 1, 0);
 	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
+		return fd;
 	close_fd(&s->listen_fd);
 	s->listen_fd = fd;
 	return 0;

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/unix_socket.h"
 #include "base/log.h"
 
 int vsock_connect_server_open(struct vsock_connect_server *cs, struct vsock_backend *be,
@@ -24,24 +25,9 @@ int vsock_connect_server_open(struct vsock_connect_server *cs, struct vsock_back
 		cs->hello[i].sock = -1;
 	if (!path)
 		return 0;
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(a.sun_path, path);
-	struct stat st;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		unlink(path);
-	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = unix_listen(path, 16, SOCK_NONBLOCK);
 	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 16) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
+		return fd;
 	cs->listen_fd = fd;
 	return 0;
 }

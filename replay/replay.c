@@ -168,11 +168,9 @@ static int decode_net(struct guest_config *c, const char *v, char *err, size_t e
 	return 0;
 }
 
-int trace_config_decode(const char *text, struct guest_config *c, char *err, size_t errlen)
+int trace_config_each(const char *text, trace_config_fn *fn, void *ctx, char *err,
+                      size_t errlen)
 {
-	gc_init(c);
-	if (!text)
-		return trace_errf(err, errlen, -EINVAL, "the trace has no config meta");
 	char *copy = strdup(text);
 	if (!copy)
 		return trace_errf(err, errlen, -ENOMEM, "out of memory");
@@ -186,52 +184,70 @@ int trace_config_decode(const char *text, struct guest_config *c, char *err, siz
 			break;
 		}
 		*v++ = 0;
-		uint64_t n;
-		if (strcmp(line, "cpus") == 0) {
-			if (parse_u64(v, 255, &n) < 0 || n == 0)
-				rc = trace_errf(err, errlen, -EINVAL, "config: bad cpus '%s'", v);
-			c->has_cpus = true;
-			c->cpus = (uint8_t)n;
-		} else if (strcmp(line, "memory") == 0) {
-			if (parse_u64(v, 1ull << 46, &n) < 0 || n == 0)
-				rc = trace_errf(err, errlen, -EINVAL, "config: bad memory '%s'", v);
-			c->has_guest_memory = true;
-			c->guest_memory = n;
-		} else if (strcmp(line, "kernel_type") == 0) {
-			c->has_kernel_type = true;
-			if (strcmp(v, "linux") == 0)
-				c->kernel_type = KERNEL_LINUX;
-			else if (strcmp(v, "zircon") == 0)
-				c->kernel_type = KERNEL_ZIRCON;
-			else
-				rc = trace_errf(err, errlen, -EINVAL, "config: bad kernel_type '%s'", v);
-		} else if (strcmp(line, "cmdline") == 0) {
-			free(c->cmdline);
-			if (!(c->cmdline = strdup(v)))
-				rc = trace_errf(err, errlen, -ENOMEM, "out of memory");
-		} else if (strcmp(line, "rng") == 0) {
-			if (strcmp(v, "0") && strcmp(v, "1"))
-				rc = trace_errf(err, errlen, -EINVAL, "config: bad rng '%s'", v);
-			c->has_virtio_rng = true;
-			c->virtio_rng = v[0] == '1';
-		} else if (strcmp(line, "block") == 0) {
-			rc = decode_block(c, v, err, errlen);
-		} else if (strcmp(line, "console") == 0 || strcmp(line, "balloon") == 0) {
-			bool con = line[0] == 'c';
-			if (strcmp(v, "0") && strcmp(v, "1"))
-				rc = trace_errf(err, errlen, -EINVAL, "config: bad %s '%s'", line, v);
-			if (con)
-				c->has_virtio_console = c->virtio_console = v[0] == '1';
-			else
-				c->has_virtio_balloon = c->virtio_balloon = v[0] == '1';
-		} else if (strcmp(line, "net") == 0) {
-			rc = decode_net(c, v, err, errlen);
-		} else {
-			rc = trace_errf(err, errlen, -ENOTSUP,
-			          "config: unknown key '%.40s' (a trace from a newer vmm?)", line);
-		}
+		rc = fn(ctx, line, v, err, errlen);
 	}
 	free(copy);
+	return rc;
+}
+
+/* One key of a full-stack config. */
+static int decode_key(void *ctx, const char *line, char *v, char *err, size_t errlen)
+{
+	struct guest_config *c = ctx;
+	int rc = 0;
+	uint64_t n;
+	if (strcmp(line, "cpus") == 0) {
+		if (parse_u64(v, 255, &n) < 0 || n == 0)
+			rc = trace_errf(err, errlen, -EINVAL, "config: bad cpus '%s'", v);
+		c->has_cpus = true;
+		c->cpus = (uint8_t)n;
+	} else if (strcmp(line, "memory") == 0) {
+		if (parse_u64(v, 1ull << 46, &n) < 0 || n == 0)
+			rc = trace_errf(err, errlen, -EINVAL, "config: bad memory '%s'", v);
+		c->has_guest_memory = true;
+		c->guest_memory = n;
+	} else if (strcmp(line, "kernel_type") == 0) {
+		c->has_kernel_type = true;
+		if (strcmp(v, "linux") == 0)
+			c->kernel_type = KERNEL_LINUX;
+		else if (strcmp(v, "zircon") == 0)
+			c->kernel_type = KERNEL_ZIRCON;
+		else
+			rc = trace_errf(err, errlen, -EINVAL, "config: bad kernel_type '%s'", v);
+	} else if (strcmp(line, "cmdline") == 0) {
+		free(c->cmdline);
+		if (!(c->cmdline = strdup(v)))
+			rc = trace_errf(err, errlen, -ENOMEM, "out of memory");
+	} else if (strcmp(line, "rng") == 0) {
+		if (strcmp(v, "0") && strcmp(v, "1"))
+			rc = trace_errf(err, errlen, -EINVAL, "config: bad rng '%s'", v);
+		c->has_virtio_rng = true;
+		c->virtio_rng = v[0] == '1';
+	} else if (strcmp(line, "block") == 0) {
+		rc = decode_block(c, v, err, errlen);
+	} else if (strcmp(line, "console") == 0 || strcmp(line, "balloon") == 0) {
+		bool con = line[0] == 'c';
+		if (strcmp(v, "0") && strcmp(v, "1"))
+			rc = trace_errf(err, errlen, -EINVAL, "config: bad %s '%s'", line, v);
+		if (con)
+			c->has_virtio_console = c->virtio_console = v[0] == '1';
+		else
+			c->has_virtio_balloon = c->virtio_balloon = v[0] == '1';
+	} else if (strcmp(line, "net") == 0) {
+		rc = decode_net(c, v, err, errlen);
+	} else {
+		rc = trace_errf(err, errlen, -ENOTSUP,
+		          "config: unknown key '%.40s' (a trace from a newer vmm?)", line);
+	}
+	return rc;
+}
+
+int trace_config_decode(const char *text, struct guest_config *c, char *err, size_t errlen)
+{
+	gc_init(c);
+	if (!text)
+		return trace_errf(err, errlen, -EINVAL, "the trace has no config meta");
+	int rc = trace_config_each(text, decode_key, c, err, errlen);
 	if (!rc) {
 		/* The kernel is never loaded in replay; Create still wants a file. */
 		c->kernel_fd = memfd_create("replay-no-kernel", MFD_CLOEXEC);

@@ -30,6 +30,13 @@
 
 #define REPLAY_MSG_MAX 2400
 
+/* Walk a config meta: fn(ctx, key, value) for each "key=value" line, in
+ * order, until one returns non-zero (its status is returned). A line with no
+ * '=' is -EINVAL with a message. value may be modified by fn. */
+typedef int trace_config_fn(void *ctx, const char *key, char *value, char *err,
+                            size_t errlen);
+int trace_config_each(const char *text, trace_config_fn *fn, void *ctx, char *err,
+                      size_t errlen);
 /* The config meta text of c (malloc'd), or NULL with err set. */
 char *trace_config_encode(const struct guest_config *c, char *err, size_t errlen);
 /* Build a GuestConfig from config text for a kernel-less replay: the kernel

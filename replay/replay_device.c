@@ -80,66 +80,66 @@ bool trace_config_is_device(const char *config)
 	return config && strncmp(config, "device=", 7) == 0;
 }
 
+struct config_parse {
+	struct dev_config *c;
+	bool have_dev;
+};
+
+/* One key of a device-level config. */
+static int config_key(void *ctx, const char *line, char *v, char *err, size_t errlen)
+{
+	struct config_parse *k = ctx;
+	struct dev_config *c = k->c;
+	int rc = 0;
+	char *end;
+	if (strcmp(line, "device") == 0) {
+		static const char *const names[] = { "block", "rng", "console", "net", "balloon" };
+		k->have_dev = false;
+		for (int i = 0; i < 5; i++)
+			if (strcmp(v, names[i]) == 0) {
+				c->kind = (enum dev_kind)i;
+				k->have_dev = true;
+			}
+		if (!k->have_dev)
+			rc = trace_errf(err, errlen, -ENOTSUP, "config: device '%.40s' cannot be replayed "
+			          "(block, rng, console, net, balloon)", v);
+	} else if (strcmp(line, "block_mode") == 0) {
+		if (strcmp(v, "rw") == 0)
+			c->mode = BLOCK_DEV_READ_WRITE;
+		else if (strcmp(v, "ro") == 0)
+			c->mode = BLOCK_DEV_READ_ONLY;
+		else if (strcmp(v, "volatile") == 0)
+			c->mode = BLOCK_DEV_VOLATILE;
+		else
+			rc = trace_errf(err, errlen, -EINVAL, "config: bad block_mode '%.20s'", v);
+	} else if (strcmp(line, "block_id") == 0) {
+		snprintf(c->id, sizeof(c->id), "%s", v);
+	} else if (strcmp(line, "block_bytes") == 0) {
+		errno = 0;
+		unsigned long long b = strtoull(v, &end, 10);
+		if (errno || *end || !*v || v[0] == '-' || b > (1ull << 50))
+			rc = trace_errf(err, errlen, -EINVAL, "config: bad block_bytes '%.30s'", v);
+		c->bytes = b;
+	} else if (strcmp(line, "balloon_pages") == 0) {
+		errno = 0;
+		unsigned long p = strtoul(v, &end, 10);
+		if (errno || *end || !*v || v[0] == '-' || p > UINT32_MAX)
+			rc = trace_errf(err, errlen, -EINVAL, "config: bad balloon_pages '%.30s'", v);
+		c->balloon_pages = (uint32_t)p;
+	} else {
+		rc = trace_errf(err, errlen, -ENOTSUP,
+		          "config: unknown key '%.40s' (a trace from a newer vmm_device?)", line);
+	}
+	return rc;
+}
+
 static int parse_config(const char *text, struct dev_config *c, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
 	c->mode = BLOCK_DEV_READ_WRITE;
-	char *copy = strdup(text);
-	if (!copy)
-		return trace_errf(err, errlen, -ENOMEM, "out of memory");
-	int rc = 0;
-	bool have_dev = false;
-	char *save = NULL;
-	for (char *line = strtok_r(copy, "\n", &save); line && !rc;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *v = strchr(line, '=');
-		if (!v) {
-			rc = trace_errf(err, errlen, -EINVAL, "config: line '%.60s' has no '='", line);
-			break;
-		}
-		*v++ = 0;
-		char *end;
-		if (strcmp(line, "device") == 0) {
-			static const char *const names[] = { "block", "rng", "console", "net", "balloon" };
-			have_dev = false;
-			for (int i = 0; i < 5; i++)
-				if (strcmp(v, names[i]) == 0) {
-					c->kind = (enum dev_kind)i;
-					have_dev = true;
-				}
-			if (!have_dev)
-				rc = trace_errf(err, errlen, -ENOTSUP, "config: device '%.40s' cannot be replayed "
-				          "(block, rng, console, net, balloon)", v);
-		} else if (strcmp(line, "block_mode") == 0) {
-			if (strcmp(v, "rw") == 0)
-				c->mode = BLOCK_DEV_READ_WRITE;
-			else if (strcmp(v, "ro") == 0)
-				c->mode = BLOCK_DEV_READ_ONLY;
-			else if (strcmp(v, "volatile") == 0)
-				c->mode = BLOCK_DEV_VOLATILE;
-			else
-				rc = trace_errf(err, errlen, -EINVAL, "config: bad block_mode '%.20s'", v);
-		} else if (strcmp(line, "block_id") == 0) {
-			snprintf(c->id, sizeof(c->id), "%s", v);
-		} else if (strcmp(line, "block_bytes") == 0) {
-			errno = 0;
-			unsigned long long b = strtoull(v, &end, 10);
-			if (errno || *end || !*v || v[0] == '-' || b > (1ull << 50))
-				rc = trace_errf(err, errlen, -EINVAL, "config: bad block_bytes '%.30s'", v);
-			c->bytes = b;
-		} else if (strcmp(line, "balloon_pages") == 0) {
-			errno = 0;
-			unsigned long p = strtoul(v, &end, 10);
-			if (errno || *end || !*v || v[0] == '-' || p > UINT32_MAX)
-				rc = trace_errf(err, errlen, -EINVAL, "config: bad balloon_pages '%.30s'", v);
-			c->balloon_pages = (uint32_t)p;
-		} else {
-			rc = trace_errf(err, errlen, -ENOTSUP,
-			          "config: unknown key '%.40s' (a trace from a newer vmm_device?)", line);
-		}
-	}
-	free(copy);
-	if (!rc && !have_dev)
+	struct config_parse k = { .c = c };
+	int rc = trace_config_each(text, config_key, &k, err, errlen);
+	if (!rc && !k.have_dev)
 		rc = trace_errf(err, errlen, -EINVAL, "config: no device");
 	return rc;
 }
