@@ -40,7 +40,7 @@ static int held_conn[VSOCK_MAX_CONNS];
 static unsigned nheld;
 static unsigned wakes;
 
-static char dir[64], lpath[128], cpath[128];
+static char dir[64], lpath[128], cpath[128], ipath[128];
 static int listener = -1;
 
 /* What the guest and the peers send: position-dependent, so a lost,
@@ -93,6 +93,7 @@ static int setup(void **st)
 	assert_non_null(mkdtemp(dir));
 	snprintf(lpath, sizeof(lpath), "%s/listen.sock", dir);
 	snprintf(cpath, sizeof(cpath), "%s/connect.sock", dir);
+	snprintf(ipath, sizeof(ipath), "%s/idle.sock", dir);
 	listener = -1;
 	return 0;
 }
@@ -106,6 +107,7 @@ static int teardown(void **st)
 		close(listener);
 	unlink(lpath);
 	unlink(cpath);
+	unlink(ipath);
 	rmdir(dir);
 	return 0;
 }
@@ -363,8 +365,11 @@ static void test_host_to_guest_read_ahead_and_send_space(void **st)
 	int peer = bridged(&c, 5002, 40002, 0, &conn); /* the guest gives no credit */
 	struct vsock_bridge *b = bridge_of(conn);
 
-	/* The peer writes more than the device and the read-ahead can hold. */
+	/* The peer writes more than the device and the read-ahead can hold; its
+	 * socket must keep the 64 KiB they leave, whatever the host's default. */
 	const size_t want = VSOCK_HOST_TXBUF + VSOCK_BRIDGE_IN_BUF + 65536;
+	int sndbuf = 256 << 10;
+	assert_int_equal(setsockopt(peer, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
 	size_t wrote = 0;
 	for (int guard = 0; guard < 1000 && wrote < want; guard++) {
 		write_now(peer, &wrote, want);
@@ -526,13 +531,11 @@ static void test_guest_shutdown_rcv_ends_socket_reads(void **st)
 static void test_rst_when_nothing_accepts(void **st)
 {
 	/* A path where nothing exists, and a socket bound but not listening. */
-	char idle[160];
-	snprintf(idle, sizeof(idle), "%s/idle.sock", dir);
-	struct sockaddr_un a = addr_of(idle);
+	struct sockaddr_un a = addr_of(ipath);
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
 	assert_int_equal(vsock_backend_listen_path(&be, 6000, lpath), 0); /* nothing there */
-	assert_int_equal(vsock_backend_listen_path(&be, 6001, idle), 0);
+	assert_int_equal(vsock_backend_listen_path(&be, 6001, ipath), 0);
 	struct vv_conn c;
 	vv_conn_init(&c, 41000, 6000, 65536, 0);
 	assert_false(vv_connect(&g, &c));
@@ -547,7 +550,6 @@ static void test_rst_when_nothing_accepts(void **st)
 	assert_int_equal(dev_conn(6000, 41000), -1);
 	assert_int_equal(dev_conn(6001, 41001), -1);
 	close(s);
-	unlink(idle);
 	vv_conn_free(&c);
 }
 
