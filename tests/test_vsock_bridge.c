@@ -285,6 +285,29 @@ static uint32_t fill_until_no_credit(struct vv_conn *c, int conn, int peer)
 	return 0;
 }
 
+/* The peer writes pat[0..want), the poller running between its writes. */
+static void peer_writes(int peer, size_t want)
+{
+	size_t wrote = 0;
+	for (int guard = 0; guard < 1000 && wrote < want; guard++) {
+		write_now(peer, &wrote, want);
+		pump(1);
+	}
+	assert_int_equal(wrote, want);
+}
+
+/* The guest opens its window wide and takes what comes until it holds len
+ * bytes and, with shut, has heard SHUTDOWN. */
+static void guest_takes(struct vv_conn *c, size_t len, bool shut)
+{
+	c->buf_alloc = PAT_LEN;
+	vv_ctl(&g, c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
+	for (int guard = 0; guard < 10000 && (c->rx_len < len || (shut && !c->shut)); guard++) {
+		vv_drain(&g, c);
+		pump(1);
+	}
+}
+
 /* ---- guest -> host ---- */
 
 static void test_guest_to_host_credit_follows_the_socket(void **st)
@@ -370,12 +393,7 @@ static void test_host_to_guest_read_ahead_and_send_space(void **st)
 	const size_t want = VSOCK_HOST_TXBUF + VSOCK_BRIDGE_IN_BUF + 65536;
 	int sndbuf = 256 << 10;
 	assert_int_equal(setsockopt(peer, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
-	size_t wrote = 0;
-	for (int guard = 0; guard < 1000 && wrote < want; guard++) {
-		write_now(peer, &wrote, want);
-		pump(1);
-	}
-	assert_int_equal(wrote, want);
+	peer_writes(peer, want);
 	pump(5);
 	/* The device is full, the read-ahead is full, the rest stays in the
 	 * socket and the bridge no longer asks for POLLIN. */
@@ -411,12 +429,7 @@ static void test_host_to_guest_read_ahead_and_send_space(void **st)
 	                 VSOCK_HOST_TXBUF + VSOCK_BRIDGE_IN_BUF + 4096);
 
 	/* The guest takes everything: all of it arrives, in order. */
-	c.buf_alloc = PAT_LEN;
-	vv_ctl(&g, &c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
-	for (int guard = 0; guard < 10000 && c.rx_len < want; guard++) {
-		vv_drain(&g, &c);
-		pump(1);
-	}
+	guest_takes(&c, want, false);
 	assert_int_equal(c.rx_len, want);
 	assert_memory_equal(c.rx, pat, want);
 	assert_false(c.rst);
@@ -435,12 +448,7 @@ static void test_socket_eof_after_read_ahead(void **st)
 	int peer = bridged(&c, 5003, 40003, 0, &conn);
 	struct vsock_bridge *b = bridge_of(conn);
 	const size_t want = VSOCK_HOST_TXBUF + 500;
-	size_t wrote = 0;
-	for (int guard = 0; guard < 1000 && wrote < want; guard++) {
-		write_now(peer, &wrote, want);
-		pump(1);
-	}
-	assert_int_equal(wrote, want);
+	peer_writes(peer, want);
 	assert_int_equal(shutdown(peer, SHUT_WR), 0);
 	pump(5);
 	/* The EOF is seen, but 500 bytes still wait for the device: the guest
@@ -451,12 +459,7 @@ static void test_socket_eof_after_read_ahead(void **st)
 	vv_drain(&g, &c);
 	assert_int_equal(c.shut, 0);
 
-	c.buf_alloc = PAT_LEN;
-	vv_ctl(&g, &c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
-	for (int guard = 0; guard < 10000 && !c.shut; guard++) {
-		vv_drain(&g, &c);
-		pump(1);
-	}
+	guest_takes(&c, 0, true);
 	assert_int_equal(c.shut, VIRTIO_VSOCK_SHUTDOWN_SEND);
 	assert_int_equal(c.rx_len, want);
 	assert_memory_equal(c.rx, pat, want);
