@@ -1,7 +1,8 @@
 /* vmm/acpi.c - RSDP, XSDT, FADT, MADT and DSDT for one VM (see acpi.h).
- * Table layouts are ACPI 6.0 chapter 5.2; AML comes from aml.c. Everything is
- * built in a host buffer the size of the window and copied into guest memory
- * in one gm_write, so a refusal leaves the guest untouched. */
+ * Table layouts are ACPI 6.0 chapter 5.2, every offset named in
+ * acpi_layout.h; AML comes from aml.c. Everything is built in a host buffer
+ * the size of the window and copied into guest memory in one gm_write, so a
+ * refusal leaves the guest untouched. */
 #include "acpi.h"
 
 #include <errno.h>
@@ -9,52 +10,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acpi_layout.h"
 #include "aml.h"
 #include "base/byteorder.h"
 #include "machine.h"
 
 #define WINDOW (ACPI_TABLES_END - ACPI_TABLES_GPA)
 
-#define RSDP_SIZE 36
-#define SDT_HEADER_SIZE 36
-#define FADT_SIZE 276 /* revision 6 (ACPI 6.0): ends with Hypervisor Vendor Identity */
-#define MADT_HEADER_SIZE 44 /* SDT header + local APIC address + flags */
-
 /* Identification written into every header. */
-#define OEM_ID "RFC210"   /* 6 bytes */
-#define CREATOR_ID "VMM " /* 4 bytes */
-#define HYPERVISOR_ID "RFC0210V" /* FADT Hypervisor Vendor Identity, 8 bytes */
+#define OEM_ID "RFC210"   /* SDT_OEM_ID_LEN bytes */
+#define OEM_TABLE_ID_PREFIX "VMM " /* OEM table ID "VMM <signature>" */
+#define OEM_REVISION 1
+#define CREATOR_ID "VMM " /* SDT_CREATOR_ID_LEN bytes */
+#define CREATOR_REVISION 1
+#define HYPERVISOR_ID "RFC0210V" /* FADT Hypervisor Vendor Identity */
+_Static_assert(sizeof(OEM_ID) - 1 == SDT_OEM_ID_LEN, "OEM ID length");
+_Static_assert(sizeof(OEM_TABLE_ID_PREFIX) - 1 + SDT_SIGNATURE_LEN == SDT_OEM_TABLE_ID_LEN,
+               "OEM table ID length");
+_Static_assert(sizeof(CREATOR_ID) - 1 == SDT_CREATOR_ID_LEN, "creator ID length");
+_Static_assert(sizeof(HYPERVISOR_ID) - 1 == FADT_HYPERVISOR_VENDOR_ID_LEN,
+               "hypervisor vendor identity length");
 
-/* FADT Flags (ACPI 6.0 table 5-35). */
-#define FADT_WBINVD (1u << 0)
-#define FADT_PWR_BUTTON (1u << 4) /* set: no fixed-feature power button */
-#define FADT_SLP_BUTTON (1u << 5) /* set: no fixed-feature sleep button */
-#define FADT_RESET_REG_SUP (1u << 10)
-#define FADT_HW_REDUCED_ACPI (1u << 20)
-/* IAPC_BOOT_ARCH (table 5-36). */
-#define IAPC_8042 (1u << 1)
-#define IAPC_VGA_NOT_PRESENT (1u << 2)
-#define IAPC_MSI_NOT_SUPPORTED (1u << 3)
-#define IAPC_CMOS_RTC_NOT_PRESENT (1u << 5)
-/* Generic Address Structure address space and access size. */
-#define GAS_SYSTEM_IO 1
-#define GAS_ACCESS_BYTE 1
-
-/* MADT (5.2.12) structure types and sizes. */
-#define MADT_PCAT_COMPAT 1u
-#define MADT_LAPIC 0
-#define MADT_IOAPIC 1
-#define MADT_ISO 2
-#define MADT_LAPIC_NMI 4
-#define MADT_X2APIC 9
-#define MADT_X2APIC_NMI 10
-#define MADT_LAPIC_SIZE 8
-#define MADT_IOAPIC_SIZE 12
-#define MADT_ISO_SIZE 10
-#define MADT_LAPIC_NMI_SIZE 6
-#define MADT_X2APIC_SIZE 16
-#define MADT_X2APIC_NMI_SIZE 12
-#define MADT_ENABLED 1u
+/* The two tables the XSDT lists: FADT and MADT (the DSDT is the FADT's). */
+#define XSDT_NENTRIES 2
+/* Interrupt source override for a PC-wired PIT: ISA IRQ 0 -> GSI 2. */
+#define PIT_ISA_IRQ 0
+#define PIT_GSI 2
+/* The register windows validate() keeps virtio-mmio out of: one page each
+ * for the I/O APIC and the local APIC, and a 16550's eight I/O ports. */
+#define APIC_MMIO_SIZE 0x1000
+#define UART_NPORTS 8
+/* Memory32Fixed describes a window below 4 GiB. */
+#define MEMORY32_LIMIT 0x100000000ull
+/* _STA (6.3.7) bits 0-3: present, enabled, shown in the UI, functioning. */
+#define STA_PRESENT_ENABLED_SHOWN_WORKING 0x0f
 /* xAPIC ID 0xff is the broadcast ID: a CPU with a higher index needs an
  * x2APIC entry. */
 #define XAPIC_MAX_ID 0xfe
@@ -72,35 +61,36 @@ static size_t align16(size_t v)
 	return (v + 15) & ~(size_t)15;
 }
 
-/* The 36-byte header every system description table starts with; the
- * checksum (offset 9) is filled last, over the whole table. */
+/* The header every system description table starts with; the checksum is
+ * filled last (sdt_checksum), over the whole table. */
 static void sdt_header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 {
-	memcpy(t, sig, 4);
-	le32_put(t + 4, len);
-	t[8] = rev;
-	memcpy(t + 10, OEM_ID, 6);
-	memcpy(t + 16, "VMM ", 4);
-	memcpy(t + 20, sig, 4); /* OEM table ID "VMM <sig>" */
-	le32_put(t + 24, 1);       /* OEM revision */
-	memcpy(t + 28, CREATOR_ID, 4);
-	le32_put(t + 32, 1);       /* creator revision */
+	const size_t prefix = sizeof(OEM_TABLE_ID_PREFIX) - 1;
+	memcpy(t + SDT_SIGNATURE, sig, SDT_SIGNATURE_LEN);
+	le32_put(t + SDT_LENGTH, len);
+	t[SDT_REVISION] = rev;
+	memcpy(t + SDT_OEM_ID, OEM_ID, SDT_OEM_ID_LEN);
+	memcpy(t + SDT_OEM_TABLE_ID, OEM_TABLE_ID_PREFIX, prefix);
+	memcpy(t + SDT_OEM_TABLE_ID + prefix, sig, SDT_SIGNATURE_LEN);
+	le32_put(t + SDT_OEM_REVISION, OEM_REVISION);
+	memcpy(t + SDT_CREATOR_ID, CREATOR_ID, SDT_CREATOR_ID_LEN);
+	le32_put(t + SDT_CREATOR_REVISION, CREATOR_REVISION);
 }
 
 static void sdt_checksum(uint8_t *t, size_t len)
 {
-	t[9] = 0;
-	t[9] = checksum(t, len);
+	t[SDT_CHECKSUM] = 0;
+	t[SDT_CHECKSUM] = checksum(t, len);
 }
 
 /* A Generic Address Structure for one byte-wide I/O port. */
 static void gas_io8(uint8_t *g, uint16_t port)
 {
-	g[0] = GAS_SYSTEM_IO;
-	g[1] = 8; /* register bit width */
-	g[2] = 0; /* bit offset */
-	g[3] = GAS_ACCESS_BYTE;
-	le64_put(g + 4, port);
+	g[GAS_ADDRESS_SPACE_ID] = GAS_SYSTEM_IO;
+	g[GAS_REGISTER_BIT_WIDTH] = 8;
+	g[GAS_REGISTER_BIT_OFFSET] = 0;
+	g[GAS_ACCESS_SIZE] = GAS_ACCESS_BYTE;
+	le64_put(g + GAS_ADDRESS, port);
 }
 
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
@@ -115,14 +105,14 @@ static int validate(const struct guest_mem *gm, const struct acpi_machine *m)
 	for (unsigned i = 0; i < m->nvirtio; i++) {
 		const struct acpi_virtio_mmio *v = &m->virtio[i];
 		/* Memory32Fixed: the whole window below 4 GiB (overflow-safe). */
-		if (v->size == 0 || v->size > 0x100000000ull || v->base > 0x100000000ull - v->size)
+		if (v->size == 0 || v->size > MEMORY32_LIMIT || v->base > MEMORY32_LIMIT - v->size)
 			return -EINVAL;
 		/* Level-triggered, active-high lines: GSIs 0-15 are ISA's (edge,
 		 * active-high without an override), and they must exist. */
 		if (v->gsi < ACPI_ISA_IRQS || v->gsi >= ACPI_IOAPIC_PINS)
 			return -EINVAL;
-		if (ranges_overlap(v->base, v->size, ACPI_IOAPIC_GPA, 0x1000) ||
-		    ranges_overlap(v->base, v->size, ACPI_LAPIC_GPA, 0x1000))
+		if (ranges_overlap(v->base, v->size, ACPI_IOAPIC_GPA, APIC_MMIO_SIZE) ||
+		    ranges_overlap(v->base, v->size, ACPI_LAPIC_GPA, APIC_MMIO_SIZE))
 			return -EINVAL;
 		for (unsigned r = 0; r < gm->nregions && r < GM_MAX_REGIONS; r++)
 			if (ranges_overlap(v->base, v->size, gm->regions[r].gpa, gm->regions[r].len))
@@ -135,10 +125,10 @@ static int validate(const struct guest_mem *gm, const struct acpi_machine *m)
 		}
 	}
 	if (m->serial_port) {
-		if (m->serial_irq >= ACPI_ISA_IRQS || m->serial_port > 0x10000 - 8)
+		if (m->serial_irq >= ACPI_ISA_IRQS || m->serial_port > 0x10000 - UART_NPORTS)
 			return -EINVAL;
-		if (ranges_overlap(m->sleep_port, 1, m->serial_port, 8) ||
-		    ranges_overlap(m->reset_port, 1, m->serial_port, 8))
+		if (ranges_overlap(m->sleep_port, 1, m->serial_port, UART_NPORTS) ||
+		    ranges_overlap(m->reset_port, 1, m->serial_port, UART_NPORTS))
 			return -EINVAL;
 	}
 	/* Both registers are needed (Linux's hardware-reduced sleep path gives
@@ -167,10 +157,10 @@ static void dsdt_aml(struct aml *a, const struct acpi_machine *m)
 		size_t d = aml_device_begin(a, "COM1");
 		aml_name_hid(a, "PNP0501");
 		aml_name_integer(a, "_UID", 1);
-		aml_method_return_integer(a, "_STA", 0x0f); /* present, enabled, shown, works */
+		aml_method_return_integer(a, "_STA", STA_PRESENT_ENABLED_SHOWN_WORKING);
 		struct aml r;
 		aml_init(&r);
-		aml_res_io(&r, true, m->serial_port, m->serial_port, 1, 8);
+		aml_res_io(&r, true, m->serial_port, m->serial_port, 1, UART_NPORTS);
 		aml_res_irq_noflags(&r, m->serial_irq);
 		aml_name(a, "_CRS");
 		aml_resource_template(a, &r);
@@ -227,57 +217,60 @@ static size_t madt_size(const struct acpi_machine *m)
 	return n;
 }
 
+/* Start an interrupt controller structure: its type and length bytes; the
+ * caller fills the fields that follow. */
+static void madt_entry(uint8_t *p, uint8_t type, uint8_t length)
+{
+	p[MADT_ENTRY_TYPE] = type;
+	p[MADT_ENTRY_LENGTH] = length;
+}
+
 static void madt(uint8_t *t, size_t len, const struct acpi_machine *m)
 {
-	sdt_header(t, "APIC", (uint32_t)len, 4);
-	le32_put(t + 36, ACPI_LAPIC_GPA);
-	le32_put(t + 40, m->pic ? MADT_PCAT_COMPAT : 0);
+	sdt_header(t, "APIC", (uint32_t)len, MADT_REVISION);
+	le32_put(t + MADT_LOCAL_APIC_ADDRESS, ACPI_LAPIC_GPA);
+	le32_put(t + MADT_FLAGS, m->pic ? MADT_PCAT_COMPAT : 0);
 	uint8_t *p = t + MADT_HEADER_SIZE;
 	for (unsigned i = 0; i < m->cpus; i++) {
 		if (i <= XAPIC_MAX_ID) {
-			p[0] = MADT_LAPIC;
-			p[1] = MADT_LAPIC_SIZE;
-			p[2] = (uint8_t)i; /* ACPI processor UID */
-			p[3] = (uint8_t)i; /* APIC ID */
-			le32_put(p + 4, MADT_ENABLED);
+			madt_entry(p, MADT_LAPIC, MADT_LAPIC_SIZE);
+			p[MADT_LAPIC_UID] = (uint8_t)i;
+			p[MADT_LAPIC_APIC_ID] = (uint8_t)i;
+			le32_put(p + MADT_LAPIC_FLAGS, MADT_ENABLED);
 			p += MADT_LAPIC_SIZE;
 		} else {
-			p[0] = MADT_X2APIC;
-			p[1] = MADT_X2APIC_SIZE;
-			le32_put(p + 4, i); /* x2APIC ID */
-			le32_put(p + 8, MADT_ENABLED);
-			le32_put(p + 12, i); /* ACPI processor UID */
+			madt_entry(p, MADT_X2APIC, MADT_X2APIC_SIZE);
+			le32_put(p + MADT_X2APIC_ID, i);
+			le32_put(p + MADT_X2APIC_FLAGS, MADT_ENABLED);
+			le32_put(p + MADT_X2APIC_UID, i);
 			p += MADT_X2APIC_SIZE;
 		}
 	}
-	p[0] = MADT_IOAPIC;
-	p[1] = MADT_IOAPIC_SIZE;
-	p[2] = (uint8_t)ioapic_id(m);
-	le32_put(p + 4, ACPI_IOAPIC_GPA);
-	le32_put(p + 8, 0); /* GSI base: pins 0-23 are GSIs 0-23 */
+	madt_entry(p, MADT_IOAPIC, MADT_IOAPIC_SIZE);
+	p[MADT_IOAPIC_ID] = (uint8_t)ioapic_id(m);
+	le32_put(p + MADT_IOAPIC_ADDRESS, ACPI_IOAPIC_GPA);
+	le32_put(p + MADT_IOAPIC_GSI_BASE, 0); /* pins 0-23 are GSIs 0-23 */
 	p += MADT_IOAPIC_SIZE;
 	if (m->irq0_to_gsi2) {
-		p[0] = MADT_ISO;
-		p[1] = MADT_ISO_SIZE;
-		p[2] = 0; /* bus: ISA */
-		p[3] = 0; /* source: IRQ 0 */
-		le32_put(p + 4, 2);
-		le16_put(p + 8, 0); /* conforms to the bus: edge, active-high */
+		madt_entry(p, MADT_ISO, MADT_ISO_SIZE);
+		p[MADT_ISO_BUS] = MADT_BUS_ISA;
+		p[MADT_ISO_SOURCE] = PIT_ISA_IRQ;
+		le32_put(p + MADT_ISO_GSI, PIT_GSI);
+		/* Conforms to the bus: edge, active-high. */
+		le16_put(p + MADT_ISO_FLAGS, MPS_INTI_CONFORMS);
 		p += MADT_ISO_SIZE;
 	}
 	/* LINT1 is NMI on every local APIC, as in the MP table. */
-	p[0] = MADT_LAPIC_NMI;
-	p[1] = MADT_LAPIC_NMI_SIZE;
-	p[2] = 0xff; /* all processors */
-	le16_put(p + 3, 0);
-	p[5] = 1; /* LINT1 */
+	madt_entry(p, MADT_LAPIC_NMI, MADT_LAPIC_NMI_SIZE);
+	p[MADT_LAPIC_NMI_UID] = MADT_LAPIC_NMI_ALL_UIDS;
+	le16_put(p + MADT_LAPIC_NMI_FLAGS, MPS_INTI_CONFORMS);
+	p[MADT_LAPIC_NMI_LINT] = LAPIC_LINT1;
 	p += MADT_LAPIC_NMI_SIZE;
 	if (m->cpus > XAPIC_MAX_ID + 1) {
-		p[0] = MADT_X2APIC_NMI;
-		p[1] = MADT_X2APIC_NMI_SIZE;
-		le16_put(p + 2, 0);
-		le32_put(p + 4, 0xffffffffu); /* all processors */
-		p[8] = 1;                  /* LINT1 */
+		madt_entry(p, MADT_X2APIC_NMI, MADT_X2APIC_NMI_SIZE);
+		le16_put(p + MADT_X2APIC_NMI_FLAGS, MPS_INTI_CONFORMS);
+		le32_put(p + MADT_X2APIC_NMI_UID, MADT_X2APIC_NMI_ALL_UIDS);
+		p[MADT_X2APIC_NMI_LINT] = LAPIC_LINT1;
 		p += MADT_X2APIC_NMI_SIZE;
 	}
 	sdt_checksum(t, len);
@@ -285,26 +278,26 @@ static void madt(uint8_t *t, size_t len, const struct acpi_machine *m)
 
 static void fadt(uint8_t *t, const struct acpi_machine *m, uint64_t dsdt_gpa)
 {
-	sdt_header(t, "FACP", FADT_SIZE, 6);
-	/* No FACS (FIRMWARE_CTRL 0): optional with hardware-reduced ACPI. Every
-	 * PM1/PM2/GPE/PM timer field stays 0, and so does SCI_INT: there is no
-	 * SCI. The DSDT address goes in both fields (same value, so no OS has to
-	 * choose). */
-	le32_put(t + 40, (uint32_t)dsdt_gpa);
-	t[45] = 0; /* preferred PM profile: unspecified */
+	sdt_header(t, "FACP", FADT_SIZE, FADT_REVISION);
+	/* No FACS (FIRMWARE_CTRL and X_FIRMWARE_CTRL 0): optional with
+	 * hardware-reduced ACPI. Every PM1/PM2/GPE/PM timer field stays 0, and so
+	 * does SCI_INT: there is no SCI. The DSDT address goes in both fields
+	 * (same value, so no OS has to choose). */
+	le32_put(t + FADT_DSDT, (uint32_t)dsdt_gpa);
+	t[FADT_PREFERRED_PM_PROFILE] = FADT_PM_PROFILE_UNSPECIFIED;
 	uint16_t iapc = IAPC_VGA_NOT_PRESENT | IAPC_MSI_NOT_SUPPORTED | IAPC_CMOS_RTC_NOT_PRESENT;
 	if (m->i8042)
 		iapc |= IAPC_8042;
-	le16_put(t + 109, iapc);
-	le32_put(t + 112, FADT_WBINVD | FADT_PWR_BUTTON | FADT_SLP_BUTTON | FADT_RESET_REG_SUP |
-	                       FADT_HW_REDUCED_ACPI);
-	gas_io8(t + 116, m->reset_port);
-	t[128] = m->reset_value;
-	t[131] = 0; /* FADT minor version: ACPI 6.0 */
-	le64_put(t + 140, dsdt_gpa); /* X_DSDT */
-	gas_io8(t + 244, m->sleep_port); /* SLEEP_CONTROL_REG */
-	gas_io8(t + 256, m->sleep_port); /* SLEEP_STATUS_REG */
-	memcpy(t + 268, HYPERVISOR_ID, 8);
+	le16_put(t + FADT_IAPC_BOOT_ARCH, iapc);
+	le32_put(t + FADT_FLAGS, FADT_WBINVD | FADT_PWR_BUTTON | FADT_SLP_BUTTON |
+	                             FADT_RESET_REG_SUP | FADT_HW_REDUCED_ACPI);
+	gas_io8(t + FADT_RESET_REG, m->reset_port);
+	t[FADT_RESET_VALUE] = m->reset_value;
+	t[FADT_MINOR_VERSION] = FADT_MINOR_VERSION_6_0;
+	le64_put(t + FADT_X_DSDT, dsdt_gpa);
+	gas_io8(t + FADT_SLEEP_CONTROL_REG, m->sleep_port);
+	gas_io8(t + FADT_SLEEP_STATUS_REG, m->sleep_port);
+	memcpy(t + FADT_HYPERVISOR_VENDOR_ID, HYPERVISOR_ID, FADT_HYPERVISOR_VENDOR_ID_LEN);
 	sdt_checksum(t, FADT_SIZE);
 }
 
@@ -343,7 +336,7 @@ int acpi_build(const struct guest_mem *gm, const struct acpi_machine *m, uint64_
 	}
 
 	/* Layout: RSDP, XSDT, FADT, MADT, DSDT, each 16-byte aligned. */
-	const size_t xsdt_len = SDT_HEADER_SIZE + 2 * 8; /* FADT, MADT */
+	const size_t xsdt_len = SDT_HEADER_SIZE + XSDT_NENTRIES * XSDT_ENTRY_SIZE;
 	const size_t madt_len = madt_size(m);
 	const size_t dsdt_len = SDT_HEADER_SIZE + a.len;
 	const size_t xsdt_off = align16(RSDP_SIZE);
@@ -366,8 +359,8 @@ int acpi_build(const struct guest_mem *gm, const struct acpi_machine *m, uint64_
 	const uint64_t base = ACPI_TABLES_GPA;
 
 	uint8_t *d = w + dsdt_off;
-	sdt_header(d, "DSDT", (uint32_t)dsdt_len, 2); /* revision 2: 64-bit integers */
-	memcpy(d + SDT_HEADER_SIZE, a.buf, a.len);
+	sdt_header(d, "DSDT", (uint32_t)dsdt_len, DSDT_REVISION);
+	memcpy(d + DSDT_AML, a.buf, a.len);
 	sdt_checksum(d, dsdt_len);
 	aml_free(&a);
 
@@ -375,22 +368,22 @@ int acpi_build(const struct guest_mem *gm, const struct acpi_machine *m, uint64_
 	fadt(w + fadt_off, m, base + dsdt_off);
 
 	uint8_t *x = w + xsdt_off;
-	sdt_header(x, "XSDT", (uint32_t)xsdt_len, 1);
-	le64_put(x + 36, base + fadt_off);
-	le64_put(x + 44, base + madt_off);
+	sdt_header(x, "XSDT", (uint32_t)xsdt_len, XSDT_REVISION);
+	le64_put(x + XSDT_ENTRIES, base + fadt_off);
+	le64_put(x + XSDT_ENTRIES + XSDT_ENTRY_SIZE, base + madt_off);
 	sdt_checksum(x, xsdt_len);
 
-	/* RSDP: the first checksum covers the ACPI 1.0 part (20 bytes), the
-	 * extended one all 36. No RSDT: revision-2 readers take the XSDT. */
+	/* RSDP: the first checksum covers the ACPI 1.0 part, the extended one
+	 * all of it. No RSDT: revision-2 readers take the XSDT. */
 	uint8_t *p = w;
-	memcpy(p, "RSD PTR ", 8);
-	memcpy(p + 9, OEM_ID, 6);
-	p[15] = 2;
-	le32_put(p + 16, 0);
-	le32_put(p + 20, RSDP_SIZE);
-	le64_put(p + 24, base + xsdt_off);
-	p[8] = checksum(p, 20);
-	p[32] = checksum(p, RSDP_SIZE);
+	memcpy(p + RSDP_SIGNATURE, "RSD PTR ", RSDP_SIGNATURE_LEN);
+	memcpy(p + RSDP_OEM_ID, OEM_ID, SDT_OEM_ID_LEN);
+	p[RSDP_REVISION] = RSDP_REVISION_2;
+	le32_put(p + RSDP_RSDT_ADDRESS, 0);
+	le32_put(p + RSDP_LENGTH, RSDP_SIZE);
+	le64_put(p + RSDP_XSDT_ADDRESS, base + xsdt_off);
+	p[RSDP_CHECKSUM] = checksum(p, RSDP_V1_SIZE);
+	p[RSDP_EXTENDED_CHECKSUM] = checksum(p, RSDP_SIZE);
 
 	r = gm_write(gm, ACPI_TABLES_GPA, w, WINDOW);
 	free(w);

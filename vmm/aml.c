@@ -16,6 +16,42 @@
 #define RES_IRQ_NOFLAGS 0x22 /* small item 0x04, length 2 */
 #define RES_END_TAG 0x79   /* small item 0x0f, length 1 */
 
+/* Resource descriptor fields that are not the caller's values. */
+/* 32-Bit Fixed Memory Range (6.4.3.4): length after the 3-byte header:
+ * information byte, base, length. */
+#define MEM32_FIXED_LENGTH 9
+#define MEM32_READ_WRITE 0x01 /* information byte bit 0 */
+/* I/O Port (6.4.2.5) information byte. */
+#define IO_DECODE16 0x01
+/* Extended Interrupt (6.4.3.6): length after the header: flags, interrupt
+ * table length, one DWord interrupt number; no resource source. */
+#define EXT_IRQ_LENGTH 6
+#define EXT_IRQ_CONSUMER 0x01
+#define EXT_IRQ_EDGE 0x02
+#define EXT_IRQ_ACTIVE_LOW 0x04
+#define EXT_IRQ_SHARED 0x08
+#define EXT_IRQ_ONE 1 /* interrupt table length */
+/* IRQ Descriptor without flags (6.4.2.1): a mask of ISA IRQs 0-15. */
+#define IRQ_MAX 15
+/* End Tag (6.4.2.9): a checksum of 0 tells the OS not to check the
+ * template. */
+#define END_TAG_NO_CHECKSUM 0x00
+
+/* AML grammar (20.2) bytes that are not opcodes aml.h exports. */
+#define NULL_NAME 0x00           /* NameString with no segment (20.2.2) */
+#define NAME_SEG_LEN 4           /* NameSeg: a lead char and three name chars */
+#define MAX_NAME_SEGS 255         /* MultiNamePrefix's SegCount is one byte */
+#define METHOD_ARGC_MASK 0x07     /* MethodFlags (20.2.5.2) bits 0-2 */
+#define METHOD_SERIALIZED 0x08    /* MethodFlags bit 3 */
+#define METHOD_ARGC_MAX 7
+/* PkgLength (20.2.4): the one-byte form holds 6 bits of length; in the
+ * longer forms the lead byte's bits 7-6 count the bytes that follow and its
+ * bits 3-0 hold the low 4 bits of the length, each following byte 8 more. */
+#define PKGLEN_ONE_BYTE_MAX 0x3f
+#define PKGLEN_COUNT_SHIFT 6
+#define PKGLEN_LEAD_BITS 4
+#define PKGLEN_LEAD_MASK 0x0f
+
 void aml_init(struct aml *a)
 {
 	memset(a, 0, sizeof(*a));
@@ -106,20 +142,20 @@ size_t aml_pkglen_encode(size_t body, uint8_t out[AML_PKGLEN_BYTES_MAX])
 {
 	if (body > AML_PKGLEN_MAX)
 		return 0;
-	/* The one-byte form has 6 bits of length; the longer forms put 4 bits in
-	 * the lead byte (bits 7-6 count the bytes that follow) and 8 in each
-	 * following byte: 12, 20 and 28 bits. The total includes these bytes. */
+	/* The longer forms hold 12, 20 and 28 bits (see PKGLEN_*). The total
+	 * includes the encoding's own bytes. */
 	for (size_t n = 1; n <= AML_PKGLEN_BYTES_MAX; n++) {
 		size_t total = body + n;
-		size_t limit = n == 1 ? 0x3f : ((size_t)1 << (4 + 8 * (n - 1))) - 1;
+		size_t limit = n == 1 ? PKGLEN_ONE_BYTE_MAX
+		                      : ((size_t)1 << (PKGLEN_LEAD_BITS + 8 * (n - 1))) - 1;
 		if (total > limit)
 			continue;
 		if (n == 1) {
 			out[0] = (uint8_t)total;
 		} else {
-			out[0] = (uint8_t)(((n - 1) << 6) | (total & 0x0f));
+			out[0] = (uint8_t)(((n - 1) << PKGLEN_COUNT_SHIFT) | (total & PKGLEN_LEAD_MASK));
 			for (size_t i = 1; i < n; i++)
-				out[i] = (uint8_t)(total >> (4 + 8 * (i - 1)));
+				out[i] = (uint8_t)(total >> (PKGLEN_LEAD_BITS + 8 * (i - 1)));
 		}
 		return n;
 	}
@@ -183,21 +219,21 @@ void aml_name_string(struct aml *a, const char *path)
 	}
 
 	/* Parse and validate every segment before writing anything. */
-	uint8_t segs[255][4];
+	uint8_t segs[MAX_NAME_SEGS][NAME_SEG_LEN];
 	size_t nseg = 0;
 	while (*p) {
-		if (nseg == 255) {
+		if (nseg == MAX_NAME_SEGS) {
 			fail(a, -EINVAL);
 			return;
 		}
 		size_t k = 0;
 		while (p[k] && p[k] != '.')
 			k++;
-		if (k == 0 || k > 4 || !lead_char(p[0])) {
+		if (k == 0 || k > NAME_SEG_LEN || !lead_char(p[0])) {
 			fail(a, -EINVAL);
 			return;
 		}
-		for (size_t i = 0; i < 4; i++) {
+		for (size_t i = 0; i < NAME_SEG_LEN; i++) {
 			char c = i < k ? p[i] : '_'; /* ASL pads short names with '_' */
 			if (!name_char(c)) {
 				fail(a, -EINVAL);
@@ -222,7 +258,7 @@ void aml_name_string(struct aml *a, const char *path)
 
 	aml_bytes(a, prefix, nprefix);
 	if (nseg == 0) {
-		aml_byte(a, 0x00); /* NullName */
+		aml_byte(a, NULL_NAME);
 	} else if (nseg == 2) {
 		aml_byte(a, AML_DUAL_NAME_PREFIX);
 	} else if (nseg > 2) {
@@ -230,7 +266,7 @@ void aml_name_string(struct aml *a, const char *path)
 		aml_byte(a, (uint8_t)nseg);
 	}
 	for (size_t i = 0; i < nseg; i++)
-		aml_bytes(a, segs[i], 4);
+		aml_bytes(a, segs[i], NAME_SEG_LEN);
 }
 
 void aml_integer(struct aml *a, uint64_t v)
@@ -363,9 +399,9 @@ size_t aml_method_begin(struct aml *a, const char *name, unsigned argc, bool ser
 	aml_byte(a, AML_METHOD_OP);
 	size_t mark = a->len;
 	aml_name_string(a, name);
-	if (argc > 7)
+	if (argc > METHOD_ARGC_MAX)
 		fail(a, -EINVAL);
-	aml_byte(a, (uint8_t)((argc & 7) | (serialized ? 0x08 : 0)));
+	aml_byte(a, (uint8_t)((argc & METHOD_ARGC_MASK) | (serialized ? METHOD_SERIALIZED : 0)));
 	return mark;
 }
 
@@ -404,8 +440,8 @@ void aml_method_return_integer(struct aml *a, const char *name, uint64_t v)
 void aml_res_memory32_fixed(struct aml *r, bool writable, uint32_t base, uint32_t len)
 {
 	aml_byte(r, RES_MEMORY32_FIXED);
-	emit_le16(r, 9); /* information byte, base, length */
-	aml_byte(r, writable ? 1 : 0);
+	emit_le16(r, MEM32_FIXED_LENGTH);
+	aml_byte(r, writable ? MEM32_READ_WRITE : 0);
 	emit_le32(r, base);
 	emit_le32(r, len);
 }
@@ -418,7 +454,7 @@ void aml_res_io(struct aml *r, bool decode16, uint16_t min, uint16_t max, uint8_
 		return;
 	}
 	aml_byte(r, RES_IO);
-	aml_byte(r, decode16 ? 1 : 0);
+	aml_byte(r, decode16 ? IO_DECODE16 : 0);
 	emit_le16(r, min);
 	emit_le16(r, max);
 	aml_byte(r, align);
@@ -427,7 +463,7 @@ void aml_res_io(struct aml *r, bool decode16, uint16_t min, uint16_t max, uint8_
 
 void aml_res_irq_noflags(struct aml *r, unsigned irq)
 {
-	if (irq > 15) {
+	if (irq > IRQ_MAX) {
 		fail(r, -EINVAL);
 		return;
 	}
@@ -439,10 +475,10 @@ void aml_res_ext_irq(struct aml *r, bool consumer, bool edge, bool active_low, b
                      uint32_t gsi)
 {
 	aml_byte(r, RES_EXT_IRQ);
-	emit_le16(r, 6); /* flags, table length, one DWord; no resource source */
-	aml_byte(r, (uint8_t)((consumer ? 0x01 : 0) | (edge ? 0x02 : 0) |
-	                      (active_low ? 0x04 : 0) | (shared ? 0x08 : 0)));
-	aml_byte(r, 1);
+	emit_le16(r, EXT_IRQ_LENGTH);
+	aml_byte(r, (uint8_t)((consumer ? EXT_IRQ_CONSUMER : 0) | (edge ? EXT_IRQ_EDGE : 0) |
+	                      (active_low ? EXT_IRQ_ACTIVE_LOW : 0) | (shared ? EXT_IRQ_SHARED : 0)));
+	aml_byte(r, EXT_IRQ_ONE);
 	emit_le32(r, gsi);
 }
 
@@ -452,12 +488,11 @@ void aml_resource_template(struct aml *a, const struct aml *r)
 		fail(a, r->err);
 		return;
 	}
+	static const uint8_t end_tag[2] = { RES_END_TAG, END_TAG_NO_CHECKSUM };
 	aml_byte(a, AML_BUFFER_OP);
 	size_t mark = a->len;
-	aml_integer(a, r->len + 2);
+	aml_integer(a, r->len + sizeof(end_tag));
 	aml_bytes(a, r->buf, r->len);
-	/* A checksum byte of 0 tells the OS not to check the template. */
-	static const uint8_t end_tag[2] = { RES_END_TAG, 0x00 };
-	aml_bytes(a, end_tag, 2);
+	aml_bytes(a, end_tag, sizeof(end_tag));
 	aml_end(a, mark);
 }

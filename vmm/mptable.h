@@ -30,12 +30,12 @@
 #define MPTABLE_LAPIC_GPA 0xfee00000u
 #define MPTABLE_ISA_IRQS 16
 
-/* Structure sizes from the spec (bytes). */
-#define MP_FLOAT_SIZE 16
-#define MP_CONFIG_HEADER_SIZE 44
-#define MP_PROC_ENTRY_SIZE 20
-#define MP_SMALL_ENTRY_SIZE 8 /* bus, I/O APIC, I/O and local interrupt */
-#define MP_NUM_LOCAL_INTS 2
+/* Structure sizes from the spec (bytes); mptable.c names the fields. */
+#define MP_FLOAT_SIZE 16         /* floating pointer structure, 4.1 */
+#define MP_CONFIG_HEADER_SIZE 44 /* configuration table header, 4.2 */
+#define MP_PROC_ENTRY_SIZE 20    /* processor entry, 4.3.1 */
+#define MP_SMALL_ENTRY_SIZE 8 /* bus, I/O APIC, I/O and local interrupt, 4.3.2-4.3.5 */
+#define MP_NUM_LOCAL_INTS 2   /* LINT0 ExtINT, LINT1 NMI */
 
 /* The largest cpu count whose configuration table fits in the EBDA KiB. */
 #define MPTABLE_EBDA_MAX_CPUS 40
