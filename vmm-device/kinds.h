@@ -113,8 +113,8 @@ extern const struct device_kind kind_block, kind_rng, kind_console, kind_net, ki
 
 /* rx_retry.c: the device said it has room again (host_stream/host_tap
  * wake, during a kick); the held input is offered from the loop as an
- * event of its own. retry_start opens the pipe (after the server listens,
- * -errno on failure) and watches it. */
+ * event of its own. rx_retry_open opens the pipe (after the server listens;
+ * -errno on failure), rx_retry_watch has the server watch it. */
 void rx_space(void *ctx);
 int rx_retry_open(struct device_server *ds);
 void rx_retry_watch(struct device_server *ds);

@@ -111,7 +111,8 @@ static int add_vsock_listen(struct device_request *rq, char *arg)
 	rq->listen[rq->nlisten++].path = colon + 1;
 	return 0;
 bad:
-	return usage_error("--vsock-listen '%s' is not PORT:PATH (a new port, at most 16)", arg);
+	return usage_error("--vsock-listen '%s' is not PORT:PATH (a new port, at most %u)", arg,
+	                   (unsigned)VSOCK_MAX_LISTEN);
 }
 
 static int set_vsock_connect(struct device_request *rq, char *arg)
@@ -275,6 +276,16 @@ static enum parse_result parse(int argc, char **argv, struct device_request *rq)
 
 /* ---- build: does the combination make sense ----------------------------- */
 
+/* "block, rng, ... or vsock": the table's names, as an error lists them. */
+static void kind_names(char *buf, size_t len)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (size_t k = 0; device_kinds[k] && n < len; k++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", !k ? "" : device_kinds[k + 1] ? ", " : " or ",
+		                      device_kinds[k]->name);
+}
+
 /* The kind and its values; 0 or EXIT_USAGE (printed). Options of another
  * kind are refused by that kind's name, in table order, before the chosen
  * kind checks what it needs. */
@@ -287,9 +298,11 @@ static int build(struct device_request *rq)
 	for (size_t k = 0; device_kinds[k] && !rq->kind; k++)
 		if (strcmp(rq->device, device_kinds[k]->name) == 0)
 			rq->kind = device_kinds[k];
-	if (!rq->kind)
-		return usage_error("unknown device '%s' (block, rng, console, net, balloon or vsock)",
-		                   rq->device);
+	if (!rq->kind) {
+		char names[128];
+		kind_names(names, sizeof(names));
+		return usage_error("unknown device '%s' (%s)", rq->device, names);
+	}
 	for (size_t k = 0; device_kinds[k]; k++) {
 		const struct device_kind *other = device_kinds[k];
 		if (other != rq->kind && (rq->given & other->takes & ~rq->kind->takes))
