@@ -29,7 +29,7 @@ LDFLAGS := $(SANFLAGS) -pthread
 LIBS := -lsqlite3 -lfdt -lz
 
 # Library sources: every .c under these folders except programs (*_main.c).
-LIB_DIRS := base api devices fidl traces model host vmm vmm/hv sim-hypervisor replay launcher
+LIB_DIRS := base api devices fidl traces model host vmm vmm/hv vmm-device sim-hypervisor replay launcher
 LIB_SRCS := $(filter-out %_main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRCS))
 LIB := $(B)/libvmm.a

@@ -39,7 +39,7 @@
 #include "host/net_tap.h"
 #include "host/stream.h"
 
-/* vmm_device's virtio-net MAC (devices/vmm_device_main.c). */
+/* vmm_device's virtio-net MAC (vmm-device/kind_net.c). */
 static const uint8_t vmm_device_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
 enum dev_kind { D_BLOCK, D_RNG, D_CONSOLE, D_NET, D_BALLOON };

@@ -14,7 +14,7 @@ rank_of() {
 	api) echo 1 ;;
 	devices | fidl | traces | model) echo 2 ;;
 	host) echo 3 ;;
-	vmm | vmm/hv | sim-hypervisor) echo 4 ;;
+	vmm | vmm/hv | vmm-device | sim-hypervisor) echo 4 ;;
 	replay) echo 5 ;;
 	launcher) echo 6 ;;
 	*) echo "" ;;
@@ -56,4 +56,4 @@ if [ $bad -ne 0 ]; then
 	echo "layers: FAILED (see ARCHITECTURE.md for the order)"
 	exit 1
 fi
-echo "layers: ok ($checked includes checked: base < api < devices, fidl, traces, model < host < vmm, vmm/hv, sim-hypervisor < replay < launcher < programs)"
+echo "layers: ok ($checked includes checked: base < api < devices, fidl, traces, model < host < vmm, vmm/hv, vmm-device, sim-hypervisor < replay < launcher < programs)"
