@@ -293,8 +293,11 @@ static int build(struct device_request *rq)
 {
 	if (!rq->socket)
 		return usage_error("%s", "--socket PATH is required");
-	if (!rq->device)
-		return usage_error("%s", "--device NAME is required (block or rng)");
+	if (!rq->device) {
+		char names[128];
+		kind_names(names, sizeof(names));
+		return usage_error("--device NAME is required (%s)", names);
+	}
 	for (size_t k = 0; device_kinds[k] && !rq->kind; k++)
 		if (strcmp(rq->device, device_kinds[k]->name) == 0)
 			rq->kind = device_kinds[k];
