@@ -84,6 +84,16 @@ struct script {
 bool script_exit_kind_valid(enum hv_exit_kind k);
 /* True for exit kinds answered with a read value. */
 bool script_exit_is_read(enum hv_exit_kind k);
+/* True for exit kinds that carry an access (address, size, data). */
+bool script_exit_is_access(enum hv_exit_kind k);
+/* The bits an access of `size` bytes (1, 2, 4 or 8) can carry. */
+static inline uint64_t script_size_mask(unsigned size)
+{
+	return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+}
+/* True for a device name a script or trace may hold: 1-SCRIPT_MAX_DEVICE of
+ * [a-z0-9._-] (base/event_names.h defines the names devices use). */
+bool script_device_name_ok(const char *name);
 
 /* Parse text [text, text+len) (NUL bytes inside are rejected). name prefixes
  * messages as "name:line: what". On error *out is left empty and err says
