@@ -8,6 +8,7 @@
  */
 #include "traces/trace_reader_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -174,6 +175,8 @@ out:
 		trace_info_free(r.info);
 		return rc;
 	}
+	/* trace_read_events refuses a host event left without its bytes. */
+	assert(r.host_pending == SIZE_MAX);
 	if (!info)
 		trace_info_free(&local);
 	r.s.from_trace = true;

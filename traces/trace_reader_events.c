@@ -25,6 +25,7 @@ static struct script_event *add_event(struct trace_reader *r)
 {
 	if (r->s.n >= TRACE_MAX_SCRIPT_EVENTS)
 		return NULL;
+	assert(r->s.n <= r->cap);
 	if (r->s.n == r->cap) {
 		size_t nc = r->cap ? r->cap * 2 : 256;
 		struct script_event *ev = realloc(r->s.ev, nc * sizeof(*ev));
@@ -98,6 +99,8 @@ static int column_bytes(struct trace_reader *r, sqlite3_stmt *st, int col, sqlit
 			return trace_rerr(r, -ENOMEM, "out of memory");
 		memcpy(*out, p, n);
 	}
+	/* Replay relies on it: every record holds at least one byte. */
+	assert(want > 0 && want <= TRACE_MAX_RECORD);
 	*len = want;
 	return 0;
 }
@@ -139,6 +142,7 @@ static int load_reads(struct trace_reader *r, sqlite3_stmt *st, uint64_t seq)
 		memcpy(e->data, b + off, l);
 		e->len = l;
 		off += l;
+		assert(off <= len); /* l was checked against what is left */
 	}
 	if (!rc && off != len)
 		rc = trace_rerr(r, -EINVAL, "memory reads of event %" PRIu64 ": %zu bytes after the last record",
@@ -159,6 +163,7 @@ static int load_output(struct trace_reader *r, sqlite3_stmt *st, uint64_t seq)
 		if (r->host_pending == SIZE_MAX)
 			return trace_rerr(r, -EINVAL, "output %lld (event %" PRIu64 "): host-event bytes with no "
 			            "host event before them", (long long)id, seq);
+		assert(r->host_pending < r->s.n && r->s.ev[r->host_pending].type == SCRIPT_HOST);
 		e = &r->s.ev[r->host_pending];
 		r->host_pending = SIZE_MAX;
 		if (!script_device_name_ok(dev))
@@ -315,6 +320,7 @@ int trace_read_events(struct trace_reader *r)
 		rc = check_exit(r, seq, vcpu, kind, addr, size, data);
 		if (rc)
 			break;
+		assert(script_exit_kind_valid((enum hv_exit_kind)kind) && vcpu < HV_MAX_VCPUS);
 		struct script_event *e = add_event(r);
 		if (!e) {
 			rc = trace_rerr(r, -E2BIG, "out of memory or more than %u events", TRACE_MAX_SCRIPT_EVENTS);
