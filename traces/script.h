@@ -1,10 +1,14 @@
-/* traces/script.h - the interim text "exit script": what the sim backend replays.
+/* traces/script.h - struct script, what the sim backend replays, and its text
+ * form, the "exit script".
  *
  * Owns: the in-memory event array (struct script) that replay consumes, the
- * strict parser of the text form, its writer, and a recorder (an ev_sink that
- * appends what the vmm handled to a script file). The SQLite trace reader that
- * comes later produces the same struct script, so the sim never knows which
- * form a recording came from.
+ * rules every recorded event obeys (exit kinds, access sizes, device names),
+ * the strict parser of the text form, its writer, and a text recorder (an
+ * ev_sink that appends what the vmm handled to a script file). The text form
+ * is the hand-writable one, for tests that build small or broken recordings
+ * (traces/README.md); recordings are SQLite traces (trace.h), whose reader
+ * produces the same struct script, so the sim never knows which form a
+ * recording came from.
  *
  * Text form (traces/README.md has the full grammar):
  *   vmm-script 1                              first line, exactly
