@@ -8,9 +8,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "traces/trace_internal.h"
 
 #define HEADER "vmm-script 1"
 #define MAX_TOKENS 8
@@ -87,15 +90,12 @@ static int perr(struct parser *p, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int perr(struct parser *p, int rc, const char *fmt, ...)
 {
-	if (p->err && p->errlen) {
-		int n = snprintf(p->err, p->errlen, "%s:%u: ", p->name, p->line);
-		if (n >= 0 && (size_t)n < p->errlen) {
-			va_list ap;
-			va_start(ap, fmt);
-			vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
-			va_end(ap);
-		}
-	}
+	char where[PATH_MAX + 16];
+	snprintf(where, sizeof(where), "%s:%u", p->name, p->line);
+	va_list ap;
+	va_start(ap, fmt);
+	trace_verrf_at(p->err, p->errlen, rc, where, fmt, ap);
+	va_end(ap);
 	return rc;
 }
 

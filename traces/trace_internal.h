@@ -2,13 +2,15 @@
  * to traces/ (callers use trace.h).
  *
  * Owns: the declarations of the one schema table both sides use (the writer
- * creates exactly these tables, the reader refuses any other text), and the
+ * creates exactly these tables, the reader refuses any other text), the
  * blob compression both sides must agree on (zlib, inflated to an exact
- * recorded length).
+ * recorded length), and the "where: what" refusal the reader and the text
+ * parser share.
  */
 #ifndef TRACES_TRACE_INTERNAL_H
 #define TRACES_TRACE_INTERNAL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,5 +44,12 @@ int trace_deflate(const uint8_t *src, size_t len, uint8_t **out, size_t *outlen)
  * other length is corruption. 0, or -ENOMEM / -EINVAL with *why saying what. */
 int trace_inflate_exact(const void *src, size_t len, size_t raw, uint8_t **out,
                         const char **why);
+
+/* ---- refusals (trace_err.c) ---- */
+
+/* "where: " and the message into err (if any); returns rc. The trace reader
+ * passes the path, the script parser "name:line". */
+int trace_verrf_at(char *err, size_t errlen, int rc, const char *where, const char *fmt,
+                   va_list ap) __attribute__((format(printf, 5, 0)));
 
 #endif

@@ -20,15 +20,10 @@
 
 int trace_rerr(struct trace_reader *r, int rc, const char *fmt, ...)
 {
-	if (r->err && r->errlen) {
-		int n = snprintf(r->err, r->errlen, "%s: ", r->path);
-		if (n >= 0 && (size_t)n < r->errlen) {
-			va_list ap;
-			va_start(ap, fmt);
-			vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
-			va_end(ap);
-		}
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	trace_verrf_at(r->err, r->errlen, rc, r->path, fmt, ap);
+	va_end(ap);
 	return rc;
 }
 
