@@ -1,6 +1,8 @@
 /* base/hv.c - see hv.h. */
 #include "base/hv.h"
 
+#include <string.h>
+
 const char *hv_exit_kind_name(enum hv_exit_kind k)
 {
 	switch (k) {
@@ -16,4 +18,13 @@ const char *hv_exit_kind_name(enum hv_exit_kind k)
 	case HV_EXIT_END: return "end";
 	}
 	return "unknown";
+}
+
+enum hv_exit_kind hv_exit_kind_from_name(const char *name)
+{
+	/* The inverse of hv_exit_kind_name, so that a name exists once. */
+	for (int k = HV_EXIT_MEM_READ; name && k <= HV_EXIT_END; k++)
+		if (strcmp(name, hv_exit_kind_name((enum hv_exit_kind)k)) == 0)
+			return (enum hv_exit_kind)k;
+	return 0;
 }

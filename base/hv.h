@@ -105,5 +105,7 @@ struct hv_ops {
 };
 
 const char *hv_exit_kind_name(enum hv_exit_kind k);
+/* The kind hv_exit_kind_name names `name` ("io-out", ...), or 0 for none. */
+enum hv_exit_kind hv_exit_kind_from_name(const char *name);
 
 #endif

@@ -1,5 +1,5 @@
 /* fuzz/trace_reader.c - the two ways a recording is read: the SQLite trace
- * loader (traces/trace.c, trace_load from a file) and the text script parser
+ * loader (traces/trace_reader.c, trace_load from a file) and the text script parser
  * (traces/script.c, script_parse_string).
  *
  * Input: byte 0 even -> the rest is written to a file and loaded as a

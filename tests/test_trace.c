@@ -187,6 +187,25 @@ static void mutated(const char *name, const char *sql, char *out, size_t len)
 	sqlite3_close(db);
 }
 
+/* A file name, the change that breaks the good trace, and what the refusal
+ * must say. */
+struct mutation {
+	const char *name, *sql, *want;
+};
+
+/* Each mutation of the good trace is refused with its message. */
+static void expect_mutations_refused(const struct mutation *m, size_t n)
+{
+	char p[128];
+	for (size_t i = 0; i < n; i++) {
+		mutated(m[i].name, m[i].sql, p, sizeof(p));
+		expect_refused(p, m[i].want);
+	}
+}
+
+#define EXPECT_MUTATIONS_REFUSED(table) \
+	expect_mutations_refused(table, sizeof(table) / sizeof(table[0]))
+
 static void test_missing_empty_not_sqlite(void **state)
 {
 	char p[128];
@@ -243,80 +262,87 @@ static void test_wrong_schema(void **state)
 
 static void test_wrong_version(void **state)
 {
-	char p[128];
-	mutated("v3.db", "UPDATE meta SET value='3' WHERE key='format_version'", p, sizeof(p));
-	expect_refused(p, "unsupported trace format version 3");
-	/* Version 1 had no block write results and no refused host input. */
-	mutated("v1.db", "UPDATE meta SET value='1' WHERE key='format_version'", p, sizeof(p));
-	expect_refused(p, "unsupported trace format version 1");
-	mutated("vx.db", "UPDATE meta SET value='one' WHERE key='format_version'", p, sizeof(p));
-	expect_refused(p, "format_version is not a number");
-	mutated("v0.db", "DELETE FROM meta WHERE key='format_version'", p, sizeof(p));
-	expect_refused(p, "no format_version");
+	static const struct mutation refused[] = {
+		{ "v3.db", "UPDATE meta SET value='3' WHERE key='format_version'",
+		  "unsupported trace format version 3" },
+		/* Version 1 had no block write results and no refused host input. */
+		{ "v1.db", "UPDATE meta SET value='1' WHERE key='format_version'",
+		  "unsupported trace format version 1" },
+		{ "vx.db", "UPDATE meta SET value='one' WHERE key='format_version'",
+		  "format_version is not a number" },
+		{ "v0.db", "DELETE FROM meta WHERE key='format_version'",
+		  "no format_version" },
+	};
+	EXPECT_MUTATIONS_REFUSED(refused);
 }
 
 static void test_corrupt_blobs(void **state)
 {
-	char p[128];
-	mutated("zr.db", "UPDATE mem_reads SET data=x'789c00112233'", p, sizeof(p));
-	expect_refused(p, "memory reads of event 3");
-	mutated("zw.db", "UPDATE outputs SET data=x'789cffffffff' WHERE value=96", p, sizeof(p));
-	expect_refused(p, "output of event 3");
-	mutated("zl.db", "UPDATE mem_reads SET raw=raw+1", p, sizeof(p));
-	expect_refused(p, "recorded length");
-	mutated("zn.db", "UPDATE mem_reads SET n=3", p, sizeof(p));
-	expect_refused(p, "truncated");
+	static const struct mutation refused[] = {
+		{ "zr.db", "UPDATE mem_reads SET data=x'789c00112233'",
+		  "memory reads of event 3" },
+		{ "zw.db", "UPDATE outputs SET data=x'789cffffffff' WHERE value=96",
+		  "output of event 3" },
+		{ "zl.db", "UPDATE mem_reads SET raw=raw+1",
+		  "recorded length" },
+		{ "zn.db", "UPDATE mem_reads SET n=3",
+		  "truncated" },
+	};
+	EXPECT_MUTATIONS_REFUSED(refused);
 }
 
 static void test_out_of_order_and_gaps(void **state)
 {
-	char p[128];
-	mutated("gap.db", "DELETE FROM events WHERE seq=2", p, sizeof(p));
-	expect_refused(p, "gap: event 3 follows event 1");
-	mutated("first.db", "UPDATE events SET seq=10 WHERE seq=1", p, sizeof(p));
-	expect_refused(p, "gap: event 2 follows event 0");
-	mutated("ooo.db", "UPDATE outputs SET seq=1 WHERE id=(SELECT max(id) FROM outputs)", p, sizeof(p));
-	expect_refused(p, "outputs out of order");
-	mutated("orphan.db", "UPDATE outputs SET seq=99 WHERE id=(SELECT max(id) FROM outputs)", p,
-	        sizeof(p));
-	expect_refused(p, "which does not exist");
-	mutated("orphan2.db", "UPDATE mem_reads SET seq=99", p, sizeof(p));
-	expect_refused(p, "memory reads for event 99, which does not exist");
+	static const struct mutation refused[] = {
+		{ "gap.db", "DELETE FROM events WHERE seq=2",
+		  "gap: event 3 follows event 1" },
+		{ "first.db", "UPDATE events SET seq=10 WHERE seq=1",
+		  "gap: event 2 follows event 0" },
+		{ "ooo.db", "UPDATE outputs SET seq=1 WHERE id=(SELECT max(id) FROM outputs)",
+		  "outputs out of order" },
+		{ "orphan.db", "UPDATE outputs SET seq=99 WHERE id=(SELECT max(id) FROM outputs)",
+		  "which does not exist" },
+		{ "orphan2.db", "UPDATE mem_reads SET seq=99",
+		  "memory reads for event 99, which does not exist" },
+	};
+	EXPECT_MUTATIONS_REFUSED(refused);
 }
 
 static void test_unknown_kinds_and_absurd_sizes(void **state)
 {
-	char p[128];
-	mutated("kind.db", "UPDATE events SET kind=42 WHERE seq=1", p, sizeof(p));
-	expect_refused(p, "event 1: unknown exit kind 42");
-	mutated("kick.db", "UPDATE events SET kind=8 WHERE seq=1", p, sizeof(p));
-	expect_refused(p, "unknown exit kind 8");
-	mutated("okind.db", "UPDATE outputs SET kind=9", p, sizeof(p));
-	expect_refused(p, "unknown output kind 9");
-	mutated("vcpu.db", "UPDATE events SET vcpu=1000 WHERE seq=2", p, sizeof(p));
-	expect_refused(p, "vcpu 1000 out of range");
-	mutated("size.db", "UPDATE events SET size=3 WHERE seq=2", p, sizeof(p));
-	expect_refused(p, "access size 3");
-	mutated("wide.db", "UPDATE events SET data=4096 WHERE seq=2", p, sizeof(p));
-	expect_refused(p, "wider than 1 bytes");
-	mutated("raw.db", "UPDATE mem_reads SET raw=1099511627776", p, sizeof(p));
-	expect_refused(p, "absurd size");
-	mutated("big.db", "UPDATE outputs SET value=1099511627776 WHERE value=96", p, sizeof(p));
-	expect_refused(p, "absurd size");
-	mutated("irq.db", "UPDATE outputs SET addr=5000 WHERE kind=1", p, sizeof(p));
-	expect_refused(p, "irq 5000");
-	mutated("dev.db", "UPDATE outputs SET device='Bad Name' WHERE kind=2", p, sizeof(p));
-	expect_refused(p, "bad device name");
-	mutated("text.db", "UPDATE events SET addr='x' WHERE seq=1", p, sizeof(p));
-	expect_refused(p, "not an integer");
-	mutated("nodata.db", "UPDATE outputs SET data=NULL WHERE kind=2", p, sizeof(p));
-	expect_refused(p, "no data");
-	mutated("host1.db", "DELETE FROM outputs WHERE kind=5", p, sizeof(p));
-	expect_refused(p, "event 5: a host event without its bytes");
-	mutated("host2.db", "UPDATE outputs SET seq=4 WHERE kind=5", p, sizeof(p));
-	expect_refused(p, "host-event bytes with no host event");
-	mutated("host3.db", "UPDATE events SET vcpu=3 WHERE kind=16", p, sizeof(p));
-	expect_refused(p, "host event with vcpu");
+	static const struct mutation refused[] = {
+		{ "kind.db", "UPDATE events SET kind=42 WHERE seq=1",
+		  "event 1: unknown exit kind 42" },
+		{ "kick.db", "UPDATE events SET kind=8 WHERE seq=1",
+		  "unknown exit kind 8" },
+		{ "okind.db", "UPDATE outputs SET kind=9",
+		  "unknown output kind 9" },
+		{ "vcpu.db", "UPDATE events SET vcpu=1000 WHERE seq=2",
+		  "vcpu 1000 out of range" },
+		{ "size.db", "UPDATE events SET size=3 WHERE seq=2",
+		  "access size 3" },
+		{ "wide.db", "UPDATE events SET data=4096 WHERE seq=2",
+		  "wider than 1 bytes" },
+		{ "raw.db", "UPDATE mem_reads SET raw=1099511627776",
+		  "absurd size" },
+		{ "big.db", "UPDATE outputs SET value=1099511627776 WHERE value=96",
+		  "absurd size" },
+		{ "irq.db", "UPDATE outputs SET addr=5000 WHERE kind=1",
+		  "irq 5000" },
+		{ "dev.db", "UPDATE outputs SET device='Bad Name' WHERE kind=2",
+		  "bad device name" },
+		{ "text.db", "UPDATE events SET addr='x' WHERE seq=1",
+		  "not an integer" },
+		{ "nodata.db", "UPDATE outputs SET data=NULL WHERE kind=2",
+		  "no data" },
+		{ "host1.db", "DELETE FROM outputs WHERE kind=5",
+		  "event 5: a host event without its bytes" },
+		{ "host2.db", "UPDATE outputs SET seq=4 WHERE kind=5",
+		  "host-event bytes with no host event" },
+		{ "host3.db", "UPDATE events SET vcpu=3 WHERE kind=16",
+		  "host event with vcpu" },
+	};
+	EXPECT_MUTATIONS_REFUSED(refused);
 }
 
 static void test_writer_errors(void **state)

@@ -8,36 +8,33 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "traces/trace_internal.h"
+
 #define HEADER "vmm-script 1"
 #define MAX_TOKENS 8
 
-static const struct {
-	const char *name;
-	enum hv_exit_kind kind;
-} kinds[] = {
-	{ "mem-read", HV_EXIT_MEM_READ }, { "mem-write", HV_EXIT_MEM_WRITE },
-	{ "io-in", HV_EXIT_IO_IN },       { "io-out", HV_EXIT_IO_OUT },
-	{ "bell", HV_EXIT_BELL },         { "halt", HV_EXIT_HALT },
-	{ "shutdown", HV_EXIT_SHUTDOWN }, { "failure", HV_EXIT_FAILURE },
-};
-
-/* Names as hv_exit_kind_name has them; kept here so that the trace code
- * does not pull in the backend table (and with it every backend). */
-static const char *kind_name(enum hv_exit_kind k)
-{
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (kinds[i].kind == k)
-			return kinds[i].name;
-	return NULL;
-}
-
 bool script_exit_kind_valid(enum hv_exit_kind k)
 {
-	return kind_name(k) != NULL;
+	switch (k) {
+	case HV_EXIT_MEM_READ:
+	case HV_EXIT_MEM_WRITE:
+	case HV_EXIT_IO_IN:
+	case HV_EXIT_IO_OUT:
+	case HV_EXIT_BELL:
+	case HV_EXIT_HALT:
+	case HV_EXIT_SHUTDOWN:
+	case HV_EXIT_FAILURE:
+		return true;
+	case HV_EXIT_KICK: /* the backend's business, not the guest's */
+	case HV_EXIT_END:
+		break;
+	}
+	return false;
 }
 
 bool script_exit_is_read(enum hv_exit_kind k)
@@ -45,16 +42,27 @@ bool script_exit_is_read(enum hv_exit_kind k)
 	return k == HV_EXIT_MEM_READ || k == HV_EXIT_IO_IN;
 }
 
-/* Exits that carry an access (address, size, data). */
-static bool is_access(enum hv_exit_kind k)
+bool script_exit_is_access(enum hv_exit_kind k)
 {
 	return k == HV_EXIT_MEM_READ || k == HV_EXIT_MEM_WRITE || k == HV_EXIT_IO_IN ||
 	       k == HV_EXIT_IO_OUT || k == HV_EXIT_BELL;
 }
 
-static uint64_t size_mask(unsigned size)
+static bool device_char(char c)
 {
-	return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+	       c == '.';
+}
+
+bool script_device_name_ok(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	if (n == 0 || n > SCRIPT_MAX_DEVICE)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!device_char(name[i]))
+			return false;
+	return true;
 }
 
 void script_free(struct script *s)
@@ -82,15 +90,12 @@ static int perr(struct parser *p, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int perr(struct parser *p, int rc, const char *fmt, ...)
 {
-	if (p->err && p->errlen) {
-		int n = snprintf(p->err, p->errlen, "%s:%u: ", p->name, p->line);
-		if (n >= 0 && (size_t)n < p->errlen) {
-			va_list ap;
-			va_start(ap, fmt);
-			vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
-			va_end(ap);
-		}
-	}
+	char where[PATH_MAX + 16];
+	snprintf(where, sizeof(where), "%s:%u", p->name, p->line);
+	va_list ap;
+	va_start(ap, fmt);
+	trace_verrf_at(p->err, p->errlen, rc, where, fmt, ap);
+	va_end(ap);
 	return rc;
 }
 
@@ -148,11 +153,8 @@ static int parse_exit(struct parser *p, char **t, int nt, struct script_event *e
 		return perr(p, -EINVAL, "exit needs <vcpu> <kind> <addr> <size> <data> [= <value>], got %d fields", nt - 1);
 	if (!parse_dec(t[1], HV_MAX_VCPUS - 1, &vcpu))
 		return perr(p, -EINVAL, "bad vcpu '%s' (decimal, below %d)", t[1], HV_MAX_VCPUS);
-	enum hv_exit_kind kind = 0;
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (strcmp(t[2], kinds[i].name) == 0)
-			kind = kinds[i].kind;
-	if (!kind)
+	enum hv_exit_kind kind = hv_exit_kind_from_name(t[2]);
+	if (!script_exit_kind_valid(kind))
 		return perr(p, -EINVAL, "unknown exit kind '%s'", t[2]);
 	if (!parse_hex(t[3], &addr))
 		return perr(p, -EINVAL, "bad address '%s' (hex, no 0x)", t[3]);
@@ -168,14 +170,14 @@ static int parse_exit(struct parser *p, char **t, int nt, struct script_event *e
 	if (script_exit_is_read(kind) != has_value)
 		return perr(p, -EINVAL, "%s %s a read value", t[2],
 		            has_value ? "must not have" : "needs");
-	if (is_access(kind)) {
+	if (script_exit_is_access(kind)) {
 		if (size != 1 && size != 2 && size != 4 && size != 8)
 			return perr(p, -EINVAL, "size %" PRIu64 " is not 1, 2, 4 or 8", size);
 		if (script_exit_is_read(kind) && data != 0)
 			return perr(p, -EINVAL, "a read's data field must be 0");
-		if (data & ~size_mask((unsigned)size))
+		if (data & ~script_size_mask((unsigned)size))
 			return perr(p, -EINVAL, "data %" PRIx64 " wider than %" PRIu64 " bytes", data, size);
-		if (value & ~size_mask((unsigned)size))
+		if (value & ~script_size_mask((unsigned)size))
 			return perr(p, -EINVAL, "read value %" PRIx64 " wider than %" PRIu64 " bytes", value, size);
 		if ((kind == HV_EXIT_IO_IN || kind == HV_EXIT_IO_OUT) && addr > 0xffff)
 			return perr(p, -EINVAL, "port %" PRIx64 " above ffff", addr);
@@ -192,7 +194,7 @@ static int parse_exit(struct parser *p, char **t, int nt, struct script_event *e
 	e->exit.kind = kind;
 	e->exit.addr = addr;
 	e->exit.size = (uint8_t)size;
-	if (is_access(kind))
+	if (script_exit_is_access(kind))
 		e->exit.data = data;
 	else
 		e->exit.reason = (uint32_t)data;
@@ -215,12 +217,6 @@ static int parse_irq(struct parser *p, char **t, int nt, struct script_event *e)
 	return 0;
 }
 
-static bool device_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-	       c == '.';
-}
-
 /* out <device> <bytes>, in <device> <bytes>, memr|memw <gpa> <bytes> */
 static int parse_out(struct parser *p, char **t, int nt, struct script_event *e,
                      enum script_event_type type)
@@ -236,9 +232,8 @@ static int parse_out(struct parser *p, char **t, int nt, struct script_event *e,
 	} else {
 		if (dl > SCRIPT_MAX_DEVICE)
 			return perr(p, -EINVAL, "device name longer than %d", SCRIPT_MAX_DEVICE);
-		for (size_t i = 0; i < dl; i++)
-			if (!device_char(t[1][i]))
-				return perr(p, -EINVAL, "bad device name '%s' ([a-z0-9._-])", t[1]);
+		if (!script_device_name_ok(t[1]))
+			return perr(p, -EINVAL, "bad device name '%s' ([a-z0-9._-])", t[1]);
 	}
 	size_t hl = strlen(t[2]);
 	if (mem && e->gpa + hl / 2 - 1 < e->gpa)
@@ -459,10 +454,10 @@ int script_format_event(const struct script_event *e, char *buf, size_t len)
 	int n = 0;
 	switch (e->type) {
 	case SCRIPT_EXIT: {
-		const char *k = kind_name(e->exit.kind);
-		if (!k)
+		if (!script_exit_kind_valid(e->exit.kind))
 			return -EINVAL;
-		if (!is_access(e->exit.kind))
+		const char *k = hv_exit_kind_name(e->exit.kind);
+		if (!script_exit_is_access(e->exit.kind))
 			return snprintf(buf, len, "exit %u %s 0 0 %" PRIx32, e->vcpu, k,
 			                e->exit.reason);
 		n = snprintf(buf, len, "exit %u %s %" PRIx64 " %u %" PRIx64, e->vcpu, k,

@@ -1,10 +1,14 @@
-/* traces/script.h - the interim text "exit script": what the sim backend replays.
+/* traces/script.h - struct script, what the sim backend replays, and its text
+ * form, the "exit script".
  *
  * Owns: the in-memory event array (struct script) that replay consumes, the
- * strict parser of the text form, its writer, and a recorder (an ev_sink that
- * appends what the vmm handled to a script file). The SQLite trace reader that
- * comes later produces the same struct script, so the sim never knows which
- * form a recording came from.
+ * rules every recorded event obeys (exit kinds, access sizes, device names),
+ * the strict parser of the text form, its writer, and a text recorder (an
+ * ev_sink that appends what the vmm handled to a script file). The text form
+ * is the hand-writable one, for tests that build small or broken recordings
+ * (traces/README.md); recordings are SQLite traces (trace.h), whose reader
+ * produces the same struct script, so the sim never knows which form a
+ * recording came from.
  *
  * Text form (traces/README.md has the full grammar):
  *   vmm-script 1                              first line, exactly
@@ -84,6 +88,16 @@ struct script {
 bool script_exit_kind_valid(enum hv_exit_kind k);
 /* True for exit kinds answered with a read value. */
 bool script_exit_is_read(enum hv_exit_kind k);
+/* True for exit kinds that carry an access (address, size, data). */
+bool script_exit_is_access(enum hv_exit_kind k);
+/* The bits an access of `size` bytes (1, 2, 4 or 8) can carry. */
+static inline uint64_t script_size_mask(unsigned size)
+{
+	return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+}
+/* True for a device name a script or trace may hold: 1-SCRIPT_MAX_DEVICE of
+ * [a-z0-9._-] (base/event_names.h defines the names devices use). */
+bool script_device_name_ok(const char *name);
 
 /* Parse text [text, text+len) (NUL bytes inside are rejected). name prefixes
  * messages as "name:line: what". On error *out is left empty and err says

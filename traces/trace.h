@@ -1,10 +1,12 @@
 /* traces/trace.h - the SQLite trace: one database per recording.
  *
- * Owns: the schema (format version 1, documented in traces/README.md), the
- * recorder (an ev_sink that writes a trace as the vmm runs), the strict
- * reader that loads a trace into the sim's in-memory event array (struct
- * script, traces/script.h), metadata access, and the digest of an event
- * stream. The reader trusts nothing in the file: a file that is not SQLite,
+ * Owns: the public API of the trace format (version TRACE_FORMAT_VERSION,
+ * documented in traces/README.md): the recorder (an ev_sink that writes a
+ * trace as the vmm runs; trace_writer.c), the strict reader that loads a
+ * trace into the sim's in-memory event array (struct script, traces/script.h;
+ * trace_reader.c, trace_reader_events.c), metadata access, and the digest of
+ * an event stream (trace_digest.c). The schema both sides use is one table in
+ * trace_schema.c. The reader trusts nothing in the file: a file that is not SQLite,
  * has another schema or version, holds a corrupt compressed blob, events out
  * of order or with gaps, unknown kinds or absurd sizes is refused with a
  * precise message, and nothing is returned.
