@@ -19,6 +19,7 @@
 
 #include "base/unix_socket.h"
 #include "base/byteorder.h"
+#include "base/event_names.h"
 #include "base/log.h"
 
 #define PAGE 4096ull
@@ -164,7 +165,7 @@ static int reply(struct vhu_server *s, const struct vhu_msg *req, const void *pa
 	if (size)
 		memcpy(buf + VHU_HDR_SIZE, payload, size);
 	/* What the front end is told is an output of the message's event. */
-	rec_output(s, "vhost-user", buf, VHU_HDR_SIZE + size);
+	rec_output(s, EVN_VHOST_USER, buf, VHU_HDR_SIZE + size);
 	if (s->replaying)
 		return 0; /* no front end: the checker heard it */
 	return send_all(s->conn_fd, buf, VHU_HDR_SIZE + size);
@@ -439,7 +440,7 @@ static void cb_signal_config(struct virtio_device *d)
 	 * itself waiting for us. */
 	uint8_t hdr[VHU_HDR_SIZE];
 	hdr_put(hdr, VHU_SLAVE_CONFIG_CHANGE_MSG, VHU_VERSION, 0);
-	rec_output(s, "vhost-user-slave", hdr, sizeof(hdr));
+	rec_output(s, EVN_VHOST_USER_SLAVE, hdr, sizeof(hdr));
 	if (send_all(s->slave_fd, hdr, sizeof(hdr)) < 0)
 		s->config_dropped++;
 }
@@ -855,7 +856,7 @@ static void dispatch_recorded(struct vhu_server *s, struct vhu_msg *msg, int *fd
 		hdr_put(rec + 1, msg->request, msg->flags, msg->size);
 		memcpy(rec + 1 + VHU_HDR_SIZE, msg->p.b, msg->size);
 		size_t n = 1 + VHU_HDR_SIZE + msg->size;
-		vhu_event_end(s, "vhost-user", rec, n, n);
+		vhu_event_end(s, EVN_VHOST_USER, rec, n, n);
 		free(rec);
 	}
 }
@@ -916,7 +917,7 @@ void vhu_kick(struct vhu_server *s, unsigned q)
 	s->kicks++;
 	if (q < d->ops->num_queues && s->vring[q].started && d->active && d->ops->queue_notify)
 		d->ops->queue_notify(d, q);
-	vhu_event_end(s, "kick", &b, 1, 1);
+	vhu_event_end(s, EVN_KICK, &b, 1, 1);
 }
 
 void vhu_end_session(struct vhu_server *s)
@@ -924,7 +925,7 @@ void vhu_end_session(struct vhu_server *s)
 	uint8_t b = 0;
 	vhu_event_begin(s);
 	reset_session(s);
-	vhu_event_end(s, "disconnect", &b, 1, 1);
+	vhu_event_end(s, EVN_DISCONNECT, &b, 1, 1);
 }
 
 void vhu_set_sink(struct vhu_server *s, const struct ev_sink *sink)
