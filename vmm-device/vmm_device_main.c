@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/cli_args.h"
+#include "base/cli_table.h"
 #include "base/log.h"
 #include "traces/trace.h"
 #include "vmm-device/kinds.h"
@@ -142,43 +143,49 @@ static int more_verbose(struct device_request *rq, char *arg)
 /* ---- parse: the option table -------------------------------------------- */
 
 struct server_option {
-	const char *name; /* the long option, without "--" */
-	char short_name;  /* also -x; 0: none */
-	const char *arg;  /* the argument's name in --help; NULL: takes no argument */
+	struct cli_opt cli;
 	int (*apply)(struct device_request *rq, char *arg); /* NULL: --help itself */
-	const char *help; /* --help text, lines split by '\n' */
 };
 
 static const struct server_option options[N_OPTIONS] = {
-	[OPT_SOCKET] = { "socket", 0, "PATH", set_socket, "where to listen (required)" },
-	[OPT_DEVICE] = { "device", 0, "NAME", set_device, "which device (required)" },
-	[OPT_IMAGE] = { "image", 0, "FILE", set_image, "block: the disk image" },
-	[OPT_MODE] = { "mode", 0, "MODE", set_mode,
-	               "block: rw (default; FLUSH is fdatasync), ro (the driver sees\n"
-	               "a read-only disk), volatile (writes stay in this process's\n"
-	               "memory; FILE is opened read-only and never changes)" },
-	[OPT_ID] = { "id", 0, "ID", set_id,
-	             "block: the serial GET_ID returns (default: FILE's name; at\n"
-	             "most 20 bytes are visible)" },
-	[OPT_TAP] = { "tap", 0, "NAME", set_tap, "net: the TAP interface" },
-	[OPT_BALLOON_PAGES] = { "balloon-pages", 0, "N", set_balloon_pages,
-	                        "balloon: ask the guest for N 4-KiB pages from the start" },
-	[OPT_GUEST_CID] = { "guest-cid", 0, "N", set_guest_cid,
-	                    "vsock: the guest's CID (default 3)" },
-	[OPT_VSOCK_LISTEN] = { "vsock-listen", 0, "PORT:PATH", add_vsock_listen,
-	                       "vsock: bridge guest connections to host port PORT\n"
-	                       "to the Unix socket PATH (repeatable, up to 16 ports)" },
-	[OPT_VSOCK_CONNECT] = { "vsock-connect-socket", 0, "PATH", set_vsock_connect,
-	                        "vsock: listen on PATH for host connections\n"
-	                        "to the guest (the CONNECT line above)" },
-	[OPT_ONCE] = { "once", 0, NULL, set_once, "exit after the first front end disconnects" },
-	[OPT_RECORD] = { "record", 0, "FILE.db", set_record,
-	                 "record a device-level trace (traces/README.md): every\n"
-	                 "vhost-user message, kick and host input, the guest memory\n"
-	                 "the device read, and what it answered, wrote and sent;\n"
-	                 "`trace replay FILE.db` replays it with no front end" },
-	[OPT_VERBOSE] = { "verbose", 'v', NULL, more_verbose, "say more (repeat for debug)" },
-	[OPT_HELP] = { "help", 'h', NULL, NULL, "this text" },
+	[OPT_SOCKET] = { { "socket", 0, "PATH", "where to listen (required)" }, set_socket },
+	[OPT_DEVICE] = { { "device", 0, "NAME", "which device (required)" }, set_device },
+	[OPT_IMAGE] = { { "image", 0, "FILE", "block: the disk image" }, set_image },
+	[OPT_MODE] = { { "mode", 0, "MODE",
+	    "block: rw (default; FLUSH is fdatasync), ro (the driver sees\n"
+	    "a read-only disk), volatile (writes stay in this process's\n"
+	    "memory; FILE is opened read-only and never changes)" },
+	  set_mode },
+	[OPT_ID] = { { "id", 0, "ID",
+	    "block: the serial GET_ID returns (default: FILE's name; at\n"
+	    "most 20 bytes are visible)" },
+	  set_id },
+	[OPT_TAP] = { { "tap", 0, "NAME", "net: the TAP interface" }, set_tap },
+	[OPT_BALLOON_PAGES] = { { "balloon-pages", 0, "N",
+	    "balloon: ask the guest for N 4-KiB pages from the start" },
+	  set_balloon_pages },
+	[OPT_GUEST_CID] = { { "guest-cid", 0, "N",
+	    "vsock: the guest's CID (default 3)" },
+	  set_guest_cid },
+	[OPT_VSOCK_LISTEN] = { { "vsock-listen", 0, "PORT:PATH",
+	    "vsock: bridge guest connections to host port PORT\n"
+	    "to the Unix socket PATH (repeatable, up to 16 ports)" },
+	  add_vsock_listen },
+	[OPT_VSOCK_CONNECT] = { { "vsock-connect-socket", 0, "PATH",
+	    "vsock: listen on PATH for host connections\n"
+	    "to the guest (the CONNECT line above)" },
+	  set_vsock_connect },
+	[OPT_ONCE] = { { "once", 0, NULL,
+	    "exit after the first front end disconnects" },
+	  set_once },
+	[OPT_RECORD] = { { "record", 0, "FILE.db",
+	    "record a device-level trace (traces/README.md): every\n"
+	    "vhost-user message, kick and host input, the guest memory\n"
+	    "the device read, and what it answered, wrote and sent;\n"
+	    "`trace replay FILE.db` replays it with no front end" },
+	  set_record },
+	[OPT_VERBOSE] = { { "verbose", 'v', NULL, "say more (repeat for debug)" }, more_verbose },
+	[OPT_HELP] = { { "help", 'h', NULL, "this text" }, NULL },
 };
 
 /* The help text's layout (cli_help_entry): device names with their virtio
@@ -204,21 +211,10 @@ static void print_usage(FILE *f)
 		cli_help_entry(f, HELP_DEVICE_WIDTH, left, device_kinds[k]->help);
 	}
 	fputs("\noptions:\n", f);
-	for (size_t i = 0; i < N_OPTIONS; i++) {
-		const struct server_option *o = &options[i];
-		char left[64];
-		if (o->short_name)
-			snprintf(left, sizeof(left), "-%c, --%s", o->short_name, o->name);
-		else
-			snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "",
-			         o->arg ? o->arg : "");
-		cli_help_entry(f, HELP_OPTION_WIDTH, left, o->help);
-	}
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		cli_help_option(f, HELP_OPTION_WIDTH, &options[i].cli);
 	fputs(usage_tail, f);
 }
-
-/* getopt_long returns OPT_BASE + the option's index in options. */
-#define OPT_BASE 256
 
 enum parse_result { PARSE_OK, PARSE_HELP, PARSE_BAD };
 
@@ -226,45 +222,23 @@ enum parse_result { PARSE_OK, PARSE_HELP, PARSE_BAD };
  * command-line order. PARSE_BAD has printed the usage error. */
 static enum parse_result parse(int argc, char **argv, struct device_request *rq)
 {
-	struct option longopts[N_OPTIONS + 1];
-	/* ':' first: a missing value is told apart from an unknown option. */
-	char shortopts[2 * N_OPTIONS + 2] = ":";
-	size_t ns = 1;
-	for (size_t i = 0; i < N_OPTIONS; i++) {
-		const struct server_option *o = &options[i];
-		longopts[i] = (struct option){ o->name, o->arg ? required_argument : no_argument,
-			                       NULL, OPT_BASE + (int)i };
-		if (o->short_name) {
-			shortopts[ns++] = o->short_name;
-			if (o->arg)
-				shortopts[ns++] = ':';
-		}
-	}
-	longopts[N_OPTIONS] = (struct option){ 0, 0, 0, 0 };
-	shortopts[ns] = '\0';
-
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-		if (c == ':') {
+	struct cli_parser p;
+	cli_parser_init(&p, options, N_OPTIONS, sizeof(options[0]), true);
+	int i;
+	char *arg;
+	while ((i = cli_parser_next(&p, argc, argv, &arg)) != CLI_DONE) {
+		if (i == CLI_NEEDS_VALUE) {
 			usage_error("option '%s' needs a value", argv[optind - 1]);
 			return PARSE_BAD;
 		}
-		size_t i = N_OPTIONS;
-		if (c >= OPT_BASE)
-			i = (size_t)(c - OPT_BASE);
-		else
-			for (size_t k = 0; k < N_OPTIONS && c != '?'; k++)
-				if (options[k].short_name == c)
-					i = k;
-		if (i >= N_OPTIONS) {
+		if (i < 0) {
 			usage_error("unknown option '%s'", argv[optind - 1]);
 			return PARSE_BAD;
 		}
 		if (!options[i].apply)
 			return PARSE_HELP;
 		rq->given |= OPT_BIT(i);
-		if (options[i].apply(rq, optarg))
+		if (options[i].apply(rq, arg))
 			return PARSE_BAD;
 	}
 	if (optind < argc) {

@@ -35,6 +35,7 @@
 #include "replay/replay.h"
 #include "traces/trace.h"
 #include "base/cli_args.h"
+#include "base/cli_table.h"
 #include "api/guest_config.h"
 #include "vmm/lifecycle.h"
 #include "base/log.h"
@@ -345,61 +346,67 @@ static int apply_quiet(struct run_request *r, const char *arg)
 /* ---- vmm run: the option table ------------------------------------------ */
 
 struct run_option {
-	const char *name;  /* the long option, without "--" */
-	char short_name;   /* also -x; 0: none */
-	const char *arg;   /* the argument's name in --help; NULL: takes no argument */
+	struct cli_opt cli;
 	int (*apply)(struct run_request *r, const char *arg); /* NULL: --help itself */
-	const char *help;  /* --help text, lines split by '\n'; NULL: not listed */
 };
 
 static const struct run_option run_options[] = {
-	{ "kernel", 0, "FILE", apply_kernel,
-	  "kernel: a bzImage or a PVH ELF (kernel_type linux)" },
-	{ "kernel-type", 0, "TYPE", apply_kernel_type, "linux (default) or zircon" },
-	{ "ramdisk", 0, "FILE", apply_ramdisk, "initial RAM disk" },
-	{ "cmdline", 0, "STRING", apply_cmdline, "kernel command line" },
-	{ "cmdline-add", 0, "STRING", apply_cmdline_add,
-	  "append to the command line (repeatable)" },
-	{ "cpus", 0, "N", apply_cpus, "number of vCPUs (default 1)" },
-	{ "memory", 0, "SIZE", apply_memory, "guest memory, e.g. 256M or 1G (default 256M)" },
-	{ "block", 0, "FILE[,OPT...]", apply_block,
-	  "a virtio-blk disk (repeatable); OPT: rw (default),\n"
-	  "ro, volatile (writes kept in memory), id=NAME" },
-	{ "virtio-rng", 0, NULL, apply_virtio_rng, "a virtio-rng device" },
-	{ "virtio-console", 0, NULL, apply_virtio_console,
-	  "a virtio-console device; its host side is --console" },
-	{ "console", 0, "WHERE", apply_console,
-	  "stdio (default with --serial none), none, or\n"
-	  "unix:PATH (connect to a Unix stream socket there)" },
-	{ "virtio-balloon", 0, NULL, apply_virtio_balloon, "a virtio-balloon device" },
-	{ "balloon-pages", 0, "N", apply_balloon_pages,
-	  "ask the guest's balloon driver for N 4 KiB pages (it\n"
-	  "inflates when it probes); -v logs the outcome at exit" },
-	{ "virtio-vsock", 0, NULL, apply_virtio_vsock, "a virtio-vsock device (guest CID 3)" },
-	{ "vsock-listen", 0, "PORT:PATH", apply_vsock_listen,
-	  "guest connections to host port PORT are\n"
-	  "bridged to new connections to the Unix socket PATH" },
-	{ "default-net", 0, NULL, apply_default_net,
-	  "a virtio-net device on a new TAP interface (vmmtapN;\n"
-	  "needs CAP_NET_ADMIN)" },
-	{ "backend", 0, "NAME", apply_backend, "kvm (default) or sim (only with --trace)" },
-	{ "hv-device", 0, "PATH", apply_hv_device, "hypervisor device for kvm (default /dev/kvm)" },
-	{ "trace", 0, "FILE.db", apply_trace,
-	  "sim: replay a SQLite trace; the guest config, host\n"
-	  "inputs and device memory come from the trace (no\n"
-	  "--kernel, no disk images); exit 1 on divergence" },
-	{ "record", 0, "FILE.db", apply_record,
-	  "record the run as a SQLite trace (traces/README.md):\n"
-	  "exits, host inputs, device memory reads, outputs" },
-	{ "serial", 0, "WHERE", apply_serial, "stdout (default) or none" },
-	{ "verbose", 'v', NULL, apply_verbose, "say more (repeat for debug)" },
-	{ "quiet", 'q', NULL, apply_quiet, "only errors" },
-	{ "help", 'h', NULL, NULL, NULL },
+	{ { "kernel", 0, "FILE",
+	    "kernel: a bzImage or a PVH ELF (kernel_type linux)" },
+	  apply_kernel },
+	{ { "kernel-type", 0, "TYPE", "linux (default) or zircon" }, apply_kernel_type },
+	{ { "ramdisk", 0, "FILE", "initial RAM disk" }, apply_ramdisk },
+	{ { "cmdline", 0, "STRING", "kernel command line" }, apply_cmdline },
+	{ { "cmdline-add", 0, "STRING",
+	    "append to the command line (repeatable)" },
+	  apply_cmdline_add },
+	{ { "cpus", 0, "N", "number of vCPUs (default 1)" }, apply_cpus },
+	{ { "memory", 0, "SIZE", "guest memory, e.g. 256M or 1G (default 256M)" }, apply_memory },
+	{ { "block", 0, "FILE[,OPT...]",
+	    "a virtio-blk disk (repeatable); OPT: rw (default),\n"
+	    "ro, volatile (writes kept in memory), id=NAME" },
+	  apply_block },
+	{ { "virtio-rng", 0, NULL, "a virtio-rng device" }, apply_virtio_rng },
+	{ { "virtio-console", 0, NULL,
+	    "a virtio-console device; its host side is --console" },
+	  apply_virtio_console },
+	{ { "console", 0, "WHERE",
+	    "stdio (default with --serial none), none, or\n"
+	    "unix:PATH (connect to a Unix stream socket there)" },
+	  apply_console },
+	{ { "virtio-balloon", 0, NULL, "a virtio-balloon device" }, apply_virtio_balloon },
+	{ { "balloon-pages", 0, "N",
+	    "ask the guest's balloon driver for N 4 KiB pages (it\n"
+	    "inflates when it probes); -v logs the outcome at exit" },
+	  apply_balloon_pages },
+	{ { "virtio-vsock", 0, NULL, "a virtio-vsock device (guest CID 3)" }, apply_virtio_vsock },
+	{ { "vsock-listen", 0, "PORT:PATH",
+	    "guest connections to host port PORT are\n"
+	    "bridged to new connections to the Unix socket PATH" },
+	  apply_vsock_listen },
+	{ { "default-net", 0, NULL,
+	    "a virtio-net device on a new TAP interface (vmmtapN;\n"
+	    "needs CAP_NET_ADMIN)" },
+	  apply_default_net },
+	{ { "backend", 0, "NAME", "kvm (default) or sim (only with --trace)" }, apply_backend },
+	{ { "hv-device", 0, "PATH",
+	    "hypervisor device for kvm (default /dev/kvm)" },
+	  apply_hv_device },
+	{ { "trace", 0, "FILE.db",
+	    "sim: replay a SQLite trace; the guest config, host\n"
+	    "inputs and device memory come from the trace (no\n"
+	    "--kernel, no disk images); exit 1 on divergence" },
+	  apply_trace },
+	{ { "record", 0, "FILE.db",
+	    "record the run as a SQLite trace (traces/README.md):\n"
+	    "exits, host inputs, device memory reads, outputs" },
+	  apply_record },
+	{ { "serial", 0, "WHERE", "stdout (default) or none" }, apply_serial },
+	{ { "verbose", 'v', NULL, "say more (repeat for debug)" }, apply_verbose },
+	{ { "quiet", 'q', NULL, "only errors" }, apply_quiet },
+	{ { "help", 'h', NULL, NULL }, NULL },
 };
 #define N_RUN_OPTIONS (sizeof(run_options) / sizeof(run_options[0]))
-
-/* getopt_long returns RUN_OPT_BASE + the option's index in run_options. */
-#define RUN_OPT_BASE 256
 
 /* The help text's layout (cli_help_entry): option names in a 22-column
  * field after two spaces, the text from column 24. */
@@ -408,18 +415,8 @@ static const struct run_option run_options[] = {
 static void print_usage(FILE *f)
 {
 	fputs(usage_head, f);
-	for (size_t i = 0; i < N_RUN_OPTIONS; i++) {
-		const struct run_option *o = &run_options[i];
-		if (!o->help)
-			continue;
-		char left[64];
-		if (o->short_name)
-			snprintf(left, sizeof(left), "-%c, --%s", o->short_name, o->name);
-		else
-			snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "",
-			         o->arg ? o->arg : "");
-		cli_help_entry(f, HELP_NAME_WIDTH, left, o->help);
-	}
+	for (size_t i = 0; i < N_RUN_OPTIONS; i++)
+		cli_help_option(f, HELP_NAME_WIDTH, &run_options[i].cli);
 	fputs(usage_tail, f);
 }
 
@@ -438,34 +435,13 @@ enum parse_result { PARSE_OK, PARSE_HELP, PARSE_BAD };
  * how many there can be). PARSE_BAD has printed the usage error. */
 static enum parse_result run_parse(int argc, char **argv, struct given_option *given, size_t *n)
 {
-	struct option longopts[N_RUN_OPTIONS + 1];
-	char shortopts[2 * N_RUN_OPTIONS + 1];
-	size_t ns = 0;
-	for (size_t i = 0; i < N_RUN_OPTIONS; i++) {
-		const struct run_option *o = &run_options[i];
-		longopts[i] = (struct option){ o->name, o->arg ? required_argument : no_argument,
-			                       NULL, RUN_OPT_BASE + (int)i };
-		if (o->short_name) {
-			shortopts[ns++] = o->short_name;
-			if (o->arg)
-				shortopts[ns++] = ':';
-		}
-	}
-	longopts[N_RUN_OPTIONS] = (struct option){ 0, 0, 0, 0 };
-	shortopts[ns] = '\0';
-
+	struct cli_parser p;
+	cli_parser_init(&p, run_options, N_RUN_OPTIONS, sizeof(run_options[0]), false);
 	*n = 0;
-	optind = 1;
-	int c;
-	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-		size_t i = N_RUN_OPTIONS;
-		if (c >= RUN_OPT_BASE)
-			i = (size_t)(c - RUN_OPT_BASE);
-		else
-			for (size_t k = 0; k < N_RUN_OPTIONS && c != '?'; k++)
-				if (run_options[k].short_name == c)
-					i = k;
-		if (i >= N_RUN_OPTIONS) {
+	int i;
+	char *arg;
+	while ((i = cli_parser_next(&p, argc, argv, &arg)) != CLI_DONE) {
+		if (i < 0) {
 			bad_usage("%s", "unknown or incomplete option");
 			return PARSE_BAD;
 		}
@@ -473,7 +449,7 @@ static enum parse_result run_parse(int argc, char **argv, struct given_option *g
 			return PARSE_HELP;
 		/* Each option consumes at least one argv slot after argv[0]. */
 		assert(*n < (size_t)argc);
-		given[(*n)++] = (struct given_option){ &run_options[i], optarg };
+		given[(*n)++] = (struct given_option){ &run_options[i], arg };
 	}
 	if (optind < argc) {
 		bad_usage("unexpected argument '%s'", argv[optind]);
