@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -91,4 +92,15 @@ void cli_help_entry(FILE *f, int width, const char *name, const char *text)
 		fprintf(f, "%.*s\n", (int)n, line);
 		line += n + (line[n] == '\n');
 	}
+}
+
+int cli_usage_error(const char *who, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", who);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help'.\n", who);
+	return 2;
 }

@@ -22,4 +22,8 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *e
  * line of text (lines split by '\n') indented to the text's column. */
 void cli_help_entry(FILE *f, int width, const char *name, const char *text);
 
+/* A bad command line, said the one way every program says it on stderr:
+ * "WHO: WHAT" and "Try 'WHO --help'."; returns 2, the usage exit status. */
+int cli_usage_error(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/cli_args.h"
 #include "replay/replay.h"
 #include "traces/script.h"
 #include "traces/trace.h"
@@ -47,14 +48,6 @@ static const char usage[] =
 	"  timeline FILE -o OUT.svg  SVG of events per device over time (time = event seq)\n"
 	"\n"
 	"Exit status: 0 success, 1 divergence/difference/failure, 2 bad command line.\n";
-
-static int bad(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "trace: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry 'trace --help'.\n");
-	return 2;
-}
 
 static int load(const char *path, struct script *s, struct trace_info *info)
 {
@@ -146,7 +139,7 @@ static void print_record(const struct script_event *e, unsigned seq)
 static int cmd_info(int argc, char **argv)
 {
 	if (argc != 2)
-		return bad("%s", "info takes one FILE");
+		return cli_usage_error("trace", "%s", "info takes one FILE");
 	struct script s;
 	struct trace_info in;
 	if (load(argv[1], &s, &in) < 0)
@@ -229,18 +222,18 @@ static int cmd_events(int argc, char **argv)
 			errno = 0;
 			unsigned long v = strtoul(optarg, &end, 10);
 			if (errno || *end || end == optarg || optarg[0] == '-')
-				return bad("not a number: '%s'", optarg);
+				return cli_usage_error("trace", "not a number: '%s'", optarg);
 			if (c == 'f')
 				from = v;
 			else
 				limit = v;
 			break;
 		default:
-			return bad("%s", "events: unknown option");
+			return cli_usage_error("trace", "%s", "events: unknown option");
 		}
 	}
 	if (optind + 1 != argc)
-		return bad("%s", "events takes one FILE");
+		return cli_usage_error("trace", "%s", "events takes one FILE");
 	static const char *const kinds[] = { "mem-read", "mem-write", "io-in", "io-out", "bell",
 		                             "halt", "shutdown", "failure", "irq", "out", "in",
 		                             "memr", "memw", "host" };
@@ -249,7 +242,7 @@ static int cmd_events(int argc, char **argv)
 		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 			ok |= strcmp(kinds[i], kind) == 0;
 		if (!ok)
-			return bad("unknown --kind '%s' (see trace --help)", kind);
+			return cli_usage_error("trace", "unknown --kind '%s' (see trace --help)", kind);
 	}
 	struct script s;
 	struct trace_info in;
@@ -307,11 +300,11 @@ static int cmd_replay(int argc, char **argv)
 		switch (c) {
 		case 'K': break; /* the only mode: replay never needs the kernel */
 		case 'v': verbose++; break;
-		default: return bad("%s", "replay: unknown option");
+		default: return cli_usage_error("trace", "%s", "replay: unknown option");
 		}
 	}
 	if (optind + 1 != argc)
-		return bad("%s", "replay takes one FILE");
+		return cli_usage_error("trace", "%s", "replay takes one FILE");
 	const char *path = argv[optind];
 	log_set_level(verbose ? LOG_INFO : LOG_ERROR);
 	struct script s;
@@ -363,7 +356,7 @@ static int cmd_replay(int argc, char **argv)
 static int cmd_diff(int argc, char **argv)
 {
 	if (argc != 3)
-		return bad("%s", "diff takes two FILEs");
+		return cli_usage_error("trace", "%s", "diff takes two FILEs");
 	struct script a, b;
 	struct trace_info ia, ib;
 	if (load(argv[1], &a, &ia) < 0)
@@ -446,10 +439,10 @@ static int cmd_timeline(int argc, char **argv)
 		if (c == 'o')
 			out = optarg;
 		else
-			return bad("%s", "timeline: unknown option");
+			return cli_usage_error("trace", "%s", "timeline: unknown option");
 	}
 	if (optind + 1 != argc || !out)
-		return bad("%s", "timeline takes FILE -o OUT.svg");
+		return cli_usage_error("trace", "%s", "timeline takes FILE -o OUT.svg");
 	struct script s;
 	struct trace_info in;
 	if (load(argv[optind], &s, &in) < 0)
@@ -529,7 +522,7 @@ int main(int argc, char **argv)
 {
 	log_set_prefix("trace");
 	if (argc < 2)
-		return bad("%s", "missing command");
+		return cli_usage_error("trace", "%s", "missing command");
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
 		fputs(usage, stdout);
@@ -550,5 +543,5 @@ int main(int argc, char **argv)
 		return cmd_diff(argc - 1, argv + 1);
 	if (!strcmp(cmd, "timeline"))
 		return cmd_timeline(argc - 1, argv + 1);
-	return bad("unknown command '%s'", cmd);
+	return cli_usage_error("trace", "unknown command '%s'", cmd);
 }

@@ -66,15 +66,6 @@ static const char usage_tail[] =
 	"hypervisor handle (/dev/kvm) it was given, -1 for none. Exits when the channel\n"
 	"closes, after stopping the guest.\n";
 
-/* A command-line mistake: the message, a pointer to --help, exit status 2. */
-static int bad_usage(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "vmm: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry 'vmm --help'.\n");
-	return 2;
-}
-
 /* ---- vmm run: what the command line asks for --------------------------- */
 
 /* Everything `vmm run` needs, built from the command line by run_build. */
@@ -129,7 +120,7 @@ static int apply_kernel_type(struct run_request *r, const char *arg)
 	else if (strcmp(arg, "zircon") == 0)
 		r->cfg.kernel_type = KERNEL_ZIRCON;
 	else
-		return bad_usage("--kernel-type must be linux or zircon, not '%s'", arg);
+		return cli_usage_error("vmm", "--kernel-type must be linux or zircon, not '%s'", arg);
 	return 0;
 }
 
@@ -164,7 +155,7 @@ static int apply_cpus(struct run_request *r, const char *arg)
 	char err[512];
 	uint64_t v;
 	if (parse_uint(arg, 0, 255, &v, err, sizeof(err)) < 0)
-		return bad_usage("--cpus: %s", err);
+		return cli_usage_error("vmm", "--cpus: %s", err);
 	r->cfg.has_cpus = true;
 	r->cfg.cpus = (uint8_t)v;
 	return 0;
@@ -175,7 +166,7 @@ static int apply_memory(struct run_request *r, const char *arg)
 	char err[512];
 	uint64_t v;
 	if (parse_size(arg, &v, err, sizeof(err)) < 0)
-		return bad_usage("--memory: %s", err);
+		return cli_usage_error("vmm", "--memory: %s", err);
 	r->cfg.has_guest_memory = true;
 	r->cfg.guest_memory = v;
 	return 0;
@@ -251,7 +242,7 @@ static int apply_virtio_console(struct run_request *r, const char *arg)
 static int apply_console(struct run_request *r, const char *arg)
 {
 	if (strcmp(arg, "stdio") && strcmp(arg, "none") && (strncmp(arg, "unix:", 5) || !arg[5]))
-		return bad_usage("--console must be stdio, none or unix:PATH, not '%s'", arg);
+		return cli_usage_error("vmm", "--console must be stdio, none or unix:PATH, not '%s'", arg);
 	r->console = arg;
 	return 0;
 }
@@ -267,7 +258,7 @@ static int apply_balloon_pages(struct run_request *r, const char *arg)
 	char err[512];
 	uint64_t v;
 	if (parse_uint(arg, 0, UINT32_MAX, &v, err, sizeof(err)) < 0)
-		return bad_usage("--balloon-pages: %s", err);
+		return cli_usage_error("vmm", "--balloon-pages: %s", err);
 	r->balloon_request = true;
 	r->balloon_pages = (uint32_t)v;
 	return 0;
@@ -286,7 +277,7 @@ static int apply_vsock_listen(struct run_request *r, const char *arg)
 	uint64_t v;
 	snprintf(port, sizeof(port), "%.*s", colon ? (int)(colon - arg) : 0, arg);
 	if (!colon || !colon[1] || parse_uint(port, 0, UINT32_MAX, &v, err, sizeof(err)) < 0)
-		return bad_usage("--vsock-listen wants PORT:PATH, not '%s'", arg);
+		return cli_usage_error("vmm", "--vsock-listen wants PORT:PATH, not '%s'", arg);
 	r->vsock_port = (uint32_t)v;
 	r->vsock_path = colon + 1;
 	return 0;
@@ -326,7 +317,7 @@ static int apply_record(struct run_request *r, const char *arg)
 static int apply_serial(struct run_request *r, const char *arg)
 {
 	if (strcmp(arg, "stdout") && strcmp(arg, "none"))
-		return bad_usage("--serial must be stdout or none, not '%s'", arg);
+		return cli_usage_error("vmm", "--serial must be stdout or none, not '%s'", arg);
 	r->serial = arg;
 	return 0;
 }
@@ -442,7 +433,7 @@ static enum parse_result run_parse(int argc, char **argv, struct given_option *g
 	char *arg;
 	while ((i = cli_parser_next(&p, argc, argv, &arg)) != CLI_DONE) {
 		if (i < 0) {
-			bad_usage("%s", "unknown or incomplete option");
+			cli_usage_error("vmm", "%s", "unknown or incomplete option");
 			return PARSE_BAD;
 		}
 		if (!run_options[i].apply)
@@ -452,7 +443,7 @@ static enum parse_result run_parse(int argc, char **argv, struct given_option *g
 		given[(*n)++] = (struct given_option){ &run_options[i], arg };
 	}
 	if (optind < argc) {
-		bad_usage("unexpected argument '%s'", argv[optind]);
+		cli_usage_error("vmm", "unexpected argument '%s'", argv[optind]);
 		return PARSE_BAD;
 	}
 	return PARSE_OK;
@@ -672,14 +663,14 @@ static const struct hv_ops *backend_by_name(const char *name)
 static int run_live(struct run_request *r)
 {
 	if (r->cfg.kernel_fd < 0)
-		return bad_usage("%s", "run needs --kernel FILE");
+		return cli_usage_error("vmm", "%s", "run needs --kernel FILE");
 	log_set_level(r->verbosity > LOG_DEBUG ? LOG_DEBUG : (enum log_level)r->verbosity);
 	const struct hv_ops *hv = backend_by_name(r->backend);
 	if (!hv)
-		return bad_usage("unknown --backend '%s' (kvm or sim)", r->backend);
+		return cli_usage_error("vmm", "unknown --backend '%s' (kvm or sim)", r->backend);
 	/* The sim replays recordings: they carry their own config. */
 	if (hv == &hv_sim_ops)
-		return bad_usage("%s", "--backend sim replays a recording: use --trace FILE.db");
+		return cli_usage_error("vmm", "%s", "--backend sim replays a recording: use --trace FILE.db");
 	int hv_fd = open(r->hv_device, O_RDWR | O_CLOEXEC);
 	if (hv_fd < 0) {
 		fprintf(stderr, "vmm: cannot open hypervisor %s: %s\n", r->hv_device,
@@ -717,12 +708,12 @@ static int run_replay(const struct run_request *r)
 	    cfg->n_block_devices || cfg->cmdline || cfg->n_cmdline_add || cfg->has_virtio_rng ||
 	    cfg->has_virtio_console || cfg->has_virtio_balloon || cfg->has_virtio_vsock ||
 	    cfg->has_default_net)
-		return bad_usage("%s", "--trace takes the guest config from the trace: drop --kernel, "
+		return cli_usage_error("vmm", "%s", "--trace takes the guest config from the trace: drop --kernel, "
 		                       "--cpus, --memory, --block, --cmdline and the device flags");
 	if (strcmp(r->backend, "sim") != 0)
-		return bad_usage("%s", "--trace replays on the sim backend: use --backend sim");
+		return cli_usage_error("vmm", "%s", "--trace replays on the sim backend: use --backend sim");
 	if (r->record_path)
-		return bad_usage("%s", "--trace cannot be combined with --record");
+		return cli_usage_error("vmm", "%s", "--trace cannot be combined with --record");
 	const char *path = r->trace_path;
 	struct replay_opts o = { .serial_fd = strcmp(r->serial, "stdout") == 0 ? STDOUT_FILENO : -1 };
 	struct replay_result res;
@@ -793,7 +784,7 @@ static int parse_fd_arg(const char *val, int *fd)
 		return 0;
 	}
 	if (parse_uint(val, 0, 1 << 20, &v, err, sizeof(err)) < 0)
-		return bad_usage("serve: %s", err);
+		return cli_usage_error("vmm", "serve: %s", err);
 	*fd = (int)v;
 	return 0;
 }
@@ -812,13 +803,13 @@ static int cmd_serve(int argc, char **argv)
 		} else if (strcmp(a, "-v") == 0) {
 			log_set_level(LOG_INFO);
 		} else {
-			return bad_usage("serve: unexpected argument '%s'", a);
+			return cli_usage_error("vmm", "serve: unexpected argument '%s'", a);
 		}
 	}
 	if (channel_fd < 0 || fcntl(channel_fd, F_GETFD) < 0)
-		return bad_usage("%s", "serve needs --channel-fd N, an open channel");
+		return cli_usage_error("vmm", "%s", "serve needs --channel-fd N, an open channel");
 	if (hv_fd >= 0 && fcntl(hv_fd, F_GETFD) < 0)
-		return bad_usage("%s", "serve: --hv-fd is not an open file descriptor");
+		return cli_usage_error("vmm", "%s", "serve: --hv-fd is not an open file descriptor");
 	/* Neither handle may leak into anything this process starts. */
 	fcntl(channel_fd, F_SETFD, FD_CLOEXEC);
 	if (hv_fd >= 0)
@@ -850,7 +841,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	log_set_prefix("vmm");
 	if (argc < 2)
-		return bad_usage("%s", "missing command");
+		return cli_usage_error("vmm", "%s", "missing command");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		print_usage(stdout);
@@ -863,5 +854,5 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].fn(argc - 1, argv + 1);
-	return bad_usage("unknown command '%s'", argv[1]);
+	return cli_usage_error("vmm", "unknown command '%s'", argv[1]);
 }
